@@ -1,0 +1,263 @@
+//! The REST calls of PROTOCOL.md section 3, authenticated with the session's
+//! access token: refreshed before expiry, and once more after a 401. It does
+//! not decide what to do with the answers.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::protocol::{
+    self, BookingDecisionBody, ChatMessage, IncomingNotification, MarkReadBody, Page, Profile,
+    SendMessageBody, Stats,
+};
+use crate::secret::Sensitive;
+use crate::session::{Session, SessionError};
+use crate::transport::ServerUrl;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("signed out: {0}")]
+    SignedOut(String),
+    /// `sent` is false when the request surely never reached the server
+    /// (the connection was refused), so a retry cannot duplicate it.
+    #[error("cannot reach the server: {message}")]
+    Network { message: String, sent: bool },
+    #[error("the server answered HTTP {0}")]
+    Status(u16),
+    #[error("the server's answer was not understood: {0}")]
+    Decode(String),
+    #[error("{0}")]
+    Session(SessionError),
+}
+
+impl ApiError {
+    /// The outcome of the request is unknown: it may have taken effect.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Self::Network { sent, .. } => *sent,
+            Self::Status(s) => *s >= 500,
+            _ => false,
+        }
+    }
+
+    fn from_reqwest(e: reqwest::Error) -> Self {
+        Self::Network {
+            sent: !e.is_connect(),
+            message: e.without_url().to_string(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::SignedOut(why) => Self::SignedOut(why),
+            SessionError::NotSignedIn => Self::SignedOut("not signed in".into()),
+            SessionError::Network(m) => Self::Network {
+                message: m,
+                sent: false,
+            },
+            other => Self::Session(other),
+        }
+    }
+}
+
+/// The authenticated REST client of one account; cheap to clone.
+#[derive(Clone)]
+pub struct Api {
+    server: ServerUrl,
+    http: reqwest::Client,
+    session: Arc<Mutex<Session>>,
+}
+
+fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Api {
+    pub fn new(session: Session, http: reqwest::Client) -> Self {
+        Self {
+            server: session.server().clone(),
+            http,
+            session: Arc::new(Mutex::new(session)),
+        }
+    }
+
+    pub fn server(&self) -> &ServerUrl {
+        &self.server
+    }
+
+    /// A valid-looking access token, refreshed first when it is about to expire.
+    pub async fn access_token(&self) -> Result<Sensitive, ApiError> {
+        let mut s = self.session.lock().await;
+        s.ensure_fresh(now_secs()).await?;
+        Ok(s.access().clone())
+    }
+
+    /// Refreshes now unless another caller already did since `stale` was read.
+    pub async fn refresh_after_refusal(&self, stale: &Sensitive) -> Result<Sensitive, ApiError> {
+        let mut s = self.session.lock().await;
+        if s.access() == stale {
+            s.refresh().await?;
+        }
+        Ok(s.access().clone())
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ApiError> {
+        let url = self.server.api(path);
+        let mut token = self.access_token().await?;
+        for attempt in 0..2 {
+            let mut req = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.expose());
+            if let Some(b) = &body {
+                req = req.json(b);
+            }
+            let resp = req.send().await.map_err(ApiError::from_reqwest)?;
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+                token = self.refresh_after_refusal(&token).await?;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(ApiError::Status(status.as_u16()));
+            }
+            let bytes = resp.bytes().await.map_err(ApiError::from_reqwest)?;
+            if bytes.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(e.to_string()));
+        }
+        Err(ApiError::Status(401))
+    }
+
+    /// One page of the notification list, newest first.
+    pub async fn notifications_page(
+        &self,
+        page: u32,
+        unread_only: bool,
+    ) -> Result<(Vec<IncomingNotification>, bool), ApiError> {
+        let filter = if unread_only { "&is_read=false" } else { "" };
+        let v = self
+            .call(
+                Method::GET,
+                &format!("api/interactions/notifications/?page={page}{filter}"),
+                None,
+            )
+            .await;
+        let v = match v {
+            // DRF answers 404 for a page past the end.
+            Err(ApiError::Status(404)) if page > 1 => return Ok((Vec::new(), false)),
+            other => other?,
+        };
+        let page: Page = serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let items = page
+            .results
+            .iter()
+            .filter_map(protocol::notification_from_rest)
+            .collect();
+        Ok((items, page.next.is_some()))
+    }
+
+    pub async fn notification_detail(&self, id: i64) -> Result<IncomingNotification, ApiError> {
+        let v = self
+            .call(
+                Method::GET,
+                &format!("api/interactions/notifications/{id}/"),
+                None,
+            )
+            .await?;
+        protocol::notification_from_rest(&v)
+            .ok_or_else(|| ApiError::Decode("notification detail lacks fields".into()))
+    }
+
+    pub async fn mark_read(&self, id: i64) -> Result<(), ApiError> {
+        let body = serde_json::to_value(MarkReadBody { is_read: true })
+            .map_err(|e| ApiError::Decode(e.to_string()))?;
+        self.call(
+            Method::PATCH,
+            &format!("api/interactions/notifications/{id}/"),
+            Some(body),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn mark_all_read(&self) -> Result<(), ApiError> {
+        self.call(
+            Method::POST,
+            "api/interactions/notifications/mark-all-read/",
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn stats(&self) -> Result<Stats, ApiError> {
+        let v = self
+            .call(Method::GET, "api/interactions/notifications/stats/", None)
+            .await?;
+        serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
+    pub async fn messages_page(&self, page: u32) -> Result<(Vec<ChatMessage>, bool), ApiError> {
+        let v = self
+            .call(
+                Method::GET,
+                &format!("api/interactions/messages/?page={page}"),
+                None,
+            )
+            .await;
+        let v = match v {
+            Err(ApiError::Status(404)) if page > 1 => return Ok((Vec::new(), false)),
+            other => other?,
+        };
+        let page: Page = serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let items = page
+            .results
+            .iter()
+            .filter_map(protocol::chat_message_from_rest)
+            .collect();
+        Ok((items, page.next.is_some()))
+    }
+
+    pub async fn send_message(
+        &self,
+        receiver: i64,
+        content: &str,
+    ) -> Result<ChatMessage, ApiError> {
+        let body = serde_json::to_value(SendMessageBody { receiver, content })
+            .map_err(|e| ApiError::Decode(e.to_string()))?;
+        let v = self
+            .call(Method::POST, "api/interactions/messages/", Some(body))
+            .await?;
+        protocol::chat_message_from_rest(&v)
+            .ok_or_else(|| ApiError::Decode("sent message lacks fields".into()))
+    }
+
+    pub async fn decide_booking(&self, booking_id: i64, approve: bool) -> Result<(), ApiError> {
+        let status = if approve { "approved" } else { "declined" };
+        let body = serde_json::to_value(BookingDecisionBody { status })
+            .map_err(|e| ApiError::Decode(e.to_string()))?;
+        self.call(
+            Method::PATCH,
+            &format!("api/interactions/bookings/{booking_id}/approve/"),
+            Some(body),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn profile(&self) -> Result<Profile, ApiError> {
+        let v = self.call(Method::GET, "api/users/profile/", None).await?;
+        serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))
+    }
+}

@@ -1,0 +1,1555 @@
+//! The engine: one task that owns the socket, the popup policy and the
+//! connection state of the current account; it applies every frame and REST
+//! result to the store, decides popups, runs the outbox, and publishes its
+//! status. Callers talk to it through a cheap [`Engine`] handle. It knows
+//! nothing of windows, trays or a particular notification service.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::api::{Api, ApiError};
+use crate::config::{AccountRef, AppConfig};
+use crate::connection::{ConnectionState, ReconnectPolicy, ServerVariant};
+use crate::policy::{self, Decision, PolicySettings, PopupPolicy};
+use crate::ports::{Notifier, Popup, PopupAction, PopupKey};
+use crate::protocol::{
+    self, ChatMessage, ClientFrame, IncomingNotification, NotificationKind, ServerFrame,
+};
+use crate::secret::{SecretStore, SecretStoreError};
+use crate::session::{Session, SessionError};
+use crate::store::{DataDirLock, Inserted, OutboxOp, Store, StoreError};
+use crate::sync::{self, SyncReport};
+use crate::transport::{Socket, Transport};
+
+/// Timings of the engine; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// A WebSocket ping goes out this often.
+    pub heartbeat_every: Duration,
+    /// Silence (no frame, no pong) after which the socket counts as dead.
+    pub heartbeat_timeout: Duration,
+    pub reconnect: ReconnectPolicy,
+    /// A connection that lived this long resets the backoff.
+    pub stable_after: Duration,
+    /// Reads made elsewhere are reconciled this often.
+    pub reconcile_every: Duration,
+    /// Config changes, sleep/resume and quiet-hours ends are checked this often.
+    pub housekeeping_every: Duration,
+    /// No proving frame this long after connecting means the legacy consumer.
+    pub legacy_after: Duration,
+    /// Notifications without an id match earlier ones with the same content
+    /// within this window.
+    pub dedupe_window: Duration,
+    /// A failed outbox item is retried after this long.
+    pub outbox_retry: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            heartbeat_every: Duration::from_secs(15),
+            heartbeat_timeout: Duration::from_secs(30),
+            reconnect: ReconnectPolicy::default(),
+            stable_after: Duration::from_secs(30),
+            reconcile_every: Duration::from_secs(180),
+            housekeeping_every: Duration::from_secs(5),
+            legacy_after: Duration::from_secs(3),
+            dedupe_window: Duration::from_secs(120),
+            outbox_retry: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything the engine needs from outside.
+#[derive(Clone)]
+pub struct Ports {
+    pub notifier: Arc<dyn Notifier>,
+    pub secrets: Arc<dyn SecretStore>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the engine has stopped")]
+    Stopped,
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("not signed in")]
+    NotSignedIn,
+}
+
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountInfo {
+    pub server: String,
+    pub username: String,
+    pub user_id: Option<i64>,
+    pub role: Option<String>,
+}
+
+/// What the tray and the window render.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EngineStatus {
+    pub connection: ConnectionState,
+    pub unread: u64,
+    pub account: Option<AccountInfo>,
+    pub outbox_pending: usize,
+    pub paused_until_ms: Option<i64>,
+}
+
+/// Changes the window may want to re-query for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EngineEvent {
+    NotificationsChanged,
+    NotificationAdded { local_id: i64 },
+    ChatChanged,
+    BookingDecided { booking_id: i64, approved: bool },
+}
+
+enum Command {
+    MarkRead(i64),
+    MarkAllRead,
+    SendChat {
+        receiver: i64,
+        content: String,
+    },
+    DecideBooking {
+        local_id: i64,
+        approve: bool,
+        reply: oneshot::Sender<Result<i64, EngineError>>,
+    },
+    SetSettings(PolicySettings),
+    /// The window opened: reconcile with the server now.
+    Refresh,
+    /// The network came back or the machine woke: reconnect now.
+    Nudge,
+    Shutdown,
+}
+
+/// A cheap handle to the running engine.
+#[derive(Clone)]
+pub struct Engine {
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<EngineStatus>,
+    events: broadcast::Sender<EngineEvent>,
+    store: StoreCell,
+}
+
+/// The running engine's task; await it after [`Engine::shutdown`].
+pub struct EngineTask(JoinHandle<()>);
+
+impl EngineTask {
+    pub async fn join(self) {
+        let _ = self.0.await;
+    }
+}
+
+impl Engine {
+    /// Takes the data dir's lock (a second engine refuses with a clear
+    /// error) and starts the engine on the current tokio runtime.
+    pub fn start(
+        data_dir: PathBuf,
+        tuning: Tuning,
+        ports: Ports,
+    ) -> Result<(Engine, EngineTask), EngineError> {
+        std::fs::create_dir_all(&data_dir).map_err(|e| StoreError::Io(e.to_string()))?;
+        let lock = DataDirLock::acquire(&data_dir)?;
+        let (commands, command_rx) = mpsc::channel(256);
+        let (status_tx, status) = watch::channel(EngineStatus {
+            connection: ConnectionState::Starting,
+            unread: 0,
+            account: None,
+            outbox_pending: 0,
+            paused_until_ms: None,
+        });
+        let (events, _) = broadcast::channel(256);
+        let store = StoreCell::default();
+        let runner = Runner {
+            data_dir,
+            tuning,
+            ports,
+            commands: command_rx,
+            status: status_tx,
+            events: events.clone(),
+            store: store.clone(),
+            _lock: lock,
+        };
+        let task = tokio::spawn(runner.run());
+        Ok((
+            Engine {
+                commands,
+                status,
+                events,
+                store,
+            },
+            EngineTask(task),
+        ))
+    }
+
+    pub fn status(&self) -> watch::Receiver<EngineStatus> {
+        self.status.clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    /// Runs a read-only query on the current account's store.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        self.store.run(move |s| f(s)).await
+    }
+
+    async fn send(&self, c: Command) -> Result<(), EngineError> {
+        self.commands
+            .send(c)
+            .await
+            .map_err(|_| EngineError::Stopped)
+    }
+
+    /// Marks one notification (by local id) read, here and on the server.
+    pub async fn mark_read(&self, local_id: i64) -> Result<(), EngineError> {
+        self.send(Command::MarkRead(local_id)).await
+    }
+
+    pub async fn mark_all_read(&self) -> Result<(), EngineError> {
+        self.send(Command::MarkAllRead).await
+    }
+
+    pub async fn send_chat(&self, receiver: i64, content: String) -> Result<(), EngineError> {
+        self.send(Command::SendChat { receiver, content }).await
+    }
+
+    /// Approves or declines the booking a notification is about; returns
+    /// the booking id.
+    pub async fn decide_booking(&self, local_id: i64, approve: bool) -> Result<i64, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::DecideBooking {
+            local_id,
+            approve,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    pub async fn set_settings(&self, s: PolicySettings) -> Result<(), EngineError> {
+        self.send(Command::SetSettings(s)).await
+    }
+
+    pub async fn refresh(&self) -> Result<(), EngineError> {
+        self.send(Command::Refresh).await
+    }
+
+    /// The network came back or the machine resumed: reconnect now.
+    pub fn nudge(&self) {
+        let _ = self.commands.try_send(Command::Nudge);
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+}
+
+/// The current account's store, shared by the engine and its readers; every
+/// call runs on a blocking thread.
+#[derive(Clone, Default)]
+pub(crate) struct StoreCell(Arc<std::sync::Mutex<Option<Store>>>);
+
+impl StoreCell {
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let cell = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            // A poisoned lock still guards a consistent SQLite connection.
+            let mut guard = cell.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Some(store) => f(store).map_err(EngineError::from),
+                None => Err(EngineError::NotSignedIn),
+            }
+        })
+        .await
+        .map_err(|_| EngineError::Stopped)?
+    }
+
+    fn set(&self, store: Option<Store>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = store;
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn local_now() -> chrono::NaiveDateTime {
+    chrono::Local::now().naive_local()
+}
+
+/// Why an account's run ended.
+enum AccountExit {
+    /// The config changed (login/logout elsewhere): start over.
+    Reload,
+    Shutdown,
+    /// Signed out or keychain trouble: wait for the user.
+    WaitForUser,
+}
+
+struct Runner {
+    data_dir: PathBuf,
+    tuning: Tuning,
+    ports: Ports,
+    commands: mpsc::Receiver<Command>,
+    status: watch::Sender<EngineStatus>,
+    events: broadcast::Sender<EngineEvent>,
+    store: StoreCell,
+    _lock: DataDirLock,
+}
+
+impl Runner {
+    async fn run(mut self) {
+        loop {
+            let config = match AppConfig::load(&self.data_dir) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the config");
+                    AppConfig::default()
+                }
+            };
+            let generation = config.generation;
+            self.cleanup_pending_removal(config);
+            let exit = match AppConfig::load(&self.data_dir).ok().and_then(|c| c.current) {
+                None => {
+                    self.set_connection(ConnectionState::NotSignedIn, None);
+                    AccountExit::WaitForUser
+                }
+                Some(account) => self.run_account(account).await,
+            };
+            self.store.set(None);
+            match exit {
+                AccountExit::Shutdown => break,
+                AccountExit::Reload => continue,
+                AccountExit::WaitForUser => {
+                    // Said once per episode: nothing is retried until the
+                    // user signs in again, so there is nothing to repeat.
+                    let state = self.status.borrow().connection.clone();
+                    self.announce_account_problem(&state);
+                    if !self.wait_for_config_change(generation).await {
+                        break;
+                    }
+                }
+            }
+        }
+        self.set_connection(ConnectionState::Stopped, None);
+    }
+
+    fn cleanup_pending_removal(&self, mut config: AppConfig) {
+        if config.pending_removal.is_empty() {
+            return;
+        }
+        if config.remove_pending(None) {
+            if let Err(e) = config.save(&self.data_dir) {
+                tracing::warn!(error = %e, "cannot save the config");
+            }
+        }
+    }
+
+    /// Tells the user they are needed: signed out, or no keychain.
+    fn announce_account_problem(&self, state: &ConnectionState) {
+        let (title, body) = match state {
+            ConnectionState::SignedOut { reason } => (
+                "Signed out of SmartHunt".to_owned(),
+                format!("{reason}. Open SmartHunt to sign in again."),
+            ),
+            ConnectionState::KeychainUnavailable { message } => (
+                "SmartHunt cannot reach your keychain".to_owned(),
+                format!("{message}. Notifications are paused until it is available."),
+            ),
+            _ => return,
+        };
+        tracing::warn!("{title}: {body}");
+        self.ports.notifier.show(Popup {
+            key: PopupKey::Account,
+            title,
+            body,
+            style: policy::style(NotificationKind::General),
+            actions: vec![PopupAction::Open],
+            booking_id: None,
+        });
+    }
+
+    /// Waits until the config's generation changes (a login or logout) or a
+    /// shutdown. Intents arriving meanwhile cannot be kept: there is no
+    /// account to keep them for. Returns false on shutdown.
+    async fn wait_for_config_change(&mut self, generation: u64) -> bool {
+        let mut tick = tokio::time::interval(self.tuning.housekeeping_every);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let now = AppConfig::load(&self.data_dir).map(|c| c.generation).unwrap_or(generation);
+                    if now != generation {
+                        return true;
+                    }
+                }
+                cmd = self.commands.recv() => match cmd {
+                    None | Some(Command::Shutdown) => return false,
+                    Some(Command::DecideBooking { reply, .. }) => {
+                        let _ = reply.send(Err(EngineError::NotSignedIn));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
+    fn set_connection(&self, connection: ConnectionState, account: Option<Option<AccountInfo>>) {
+        self.status.send_modify(|s| {
+            s.connection = connection;
+            if let Some(a) = account {
+                s.account = a;
+            }
+        });
+    }
+
+    async fn run_account(&mut self, account: AccountRef) -> AccountExit {
+        let server = match account.server_url() {
+            Ok(s) => s,
+            Err(e) => {
+                self.set_connection(
+                    ConnectionState::SignedOut {
+                        reason: e.to_string(),
+                    },
+                    Some(None),
+                );
+                return AccountExit::WaitForUser;
+            }
+        };
+        let transport = match Transport::new(&account.transport) {
+            Ok(t) => t,
+            Err(e) => {
+                self.set_connection(
+                    ConnectionState::SignedOut {
+                        reason: e.to_string(),
+                    },
+                    Some(None),
+                );
+                return AccountExit::WaitForUser;
+            }
+        };
+        let session = match Session::load(
+            &transport,
+            &server,
+            &account.username,
+            self.ports.secrets.clone(),
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(SessionError::Keychain(e)) => {
+                self.set_connection(
+                    ConnectionState::KeychainUnavailable {
+                        message: e.to_string(),
+                    },
+                    Some(None),
+                );
+                return AccountExit::WaitForUser;
+            }
+            Err(_) => {
+                self.set_connection(
+                    ConnectionState::SignedOut {
+                        reason: "no saved session for this account".into(),
+                    },
+                    Some(None),
+                );
+                return AccountExit::WaitForUser;
+            }
+        };
+        let dir = match account.dir(&self.data_dir) {
+            Ok(d) => d,
+            Err(e) => {
+                self.set_connection(
+                    ConnectionState::SignedOut {
+                        reason: e.to_string(),
+                    },
+                    Some(None),
+                );
+                return AccountExit::WaitForUser;
+            }
+        };
+        let opened = tokio::task::spawn_blocking(move || Store::open(&dir.join("store.db"))).await;
+        let store = match opened {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot open the store");
+                self.set_connection(
+                    ConnectionState::SignedOut {
+                        reason: format!("cannot open local data: {e}"),
+                    },
+                    Some(None),
+                );
+                return AccountExit::WaitForUser;
+            }
+            Err(_) => return AccountExit::Shutdown,
+        };
+        self.store.set(Some(store));
+        let generation = AppConfig::load(&self.data_dir)
+            .map(|c| c.generation)
+            .unwrap_or(0);
+        let api = Api::new(session, transport.http().clone());
+        let mut run = AccountRun::new(self, account, api, transport, generation).await;
+        run.run().await
+    }
+}
+
+/// Results of background REST work, sent back to the engine task.
+enum TaskDone {
+    Sync(Result<SyncReport, EngineError>),
+    Reconciled(Result<u64, EngineError>),
+    Outbox(Result<usize, EngineError>),
+    UnreadFromStats(Result<u64, EngineError>),
+    Profile(Result<protocol::Profile, EngineError>),
+}
+
+/// One account's connection, from sign-in to sign-out.
+struct AccountRun<'a> {
+    runner: &'a mut Runner,
+    account: AccountRef,
+    api: Api,
+    transport: Transport,
+    generation: u64,
+    policy: PopupPolicy,
+    settings: PolicySettings,
+    me: Option<i64>,
+    role: Option<String>,
+
+    socket: Option<Socket>,
+    variant: ServerVariant,
+    connected_at: Instant,
+    last_rx: Instant,
+    attempt: u32,
+    retry_at: tokio::time::Instant,
+    auth_retried: bool,
+    last_error: String,
+
+    server_unread: Option<u64>,
+    last_reconcile: Instant,
+    wall_anchor: (Instant, SystemTime),
+    sync_running: bool,
+    outbox_running: bool,
+    outbox_again: bool,
+    outbox_retry_at: Option<tokio::time::Instant>,
+    stats_running: bool,
+    /// A notification arrived while stats were in flight: ask again after.
+    stats_again: bool,
+    summaries: SummaryThrottle,
+    tasks_tx: mpsc::Sender<TaskDone>,
+    tasks_rx: mpsc::Receiver<TaskDone>,
+}
+
+/// During a burst a kind's summary popup is refreshed at most this often,
+/// so 100,000 notifications replace it a handful of times, not 100,000.
+const SUMMARY_REFRESH: Duration = Duration::from_secs(2);
+
+/// Summary counts waiting to be shown.
+#[derive(Default)]
+struct SummaryThrottle {
+    pending: std::collections::BTreeMap<NotificationKind, u32>,
+    last_shown: std::collections::HashMap<NotificationKind, tokio::time::Instant>,
+    due: Option<tokio::time::Instant>,
+}
+
+const META_SETTINGS: &str = "policy_settings";
+const META_PROFILE: &str = "profile";
+
+impl<'a> AccountRun<'a> {
+    async fn new(
+        runner: &'a mut Runner,
+        account: AccountRef,
+        api: Api,
+        transport: Transport,
+        generation: u64,
+    ) -> AccountRun<'a> {
+        let (tasks_tx, tasks_rx) = mpsc::channel(16);
+        let (settings, profile) = runner
+            .store
+            .run(|s| Ok((s.get_meta(META_SETTINGS)?, s.get_meta(META_PROFILE)?)))
+            .await
+            .unwrap_or((None, None));
+        let settings: PolicySettings = settings
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        let profile: Option<protocol::Profile> =
+            profile.and_then(|s| serde_json::from_str(&s).ok());
+        let now = Instant::now();
+        AccountRun {
+            runner,
+            account,
+            api,
+            transport,
+            generation,
+            policy: PopupPolicy::new(),
+            settings,
+            me: profile.as_ref().map(|p| p.id),
+            role: profile.map(|p| p.role),
+            socket: None,
+            variant: ServerVariant::Unknown,
+            connected_at: now,
+            last_rx: now,
+            attempt: 0,
+            retry_at: tokio::time::Instant::now(),
+            auth_retried: false,
+            last_error: String::new(),
+            server_unread: None,
+            last_reconcile: now,
+            wall_anchor: (now, SystemTime::now()),
+            sync_running: false,
+            outbox_running: false,
+            outbox_again: false,
+            outbox_retry_at: None,
+            stats_running: false,
+            stats_again: false,
+            summaries: SummaryThrottle::default(),
+            tasks_tx,
+            tasks_rx,
+        }
+    }
+
+    fn account_info(&self) -> AccountInfo {
+        AccountInfo {
+            server: self.account.server.clone(),
+            username: self.account.username.clone(),
+            user_id: self.me,
+            role: self.role.clone(),
+        }
+    }
+
+    fn publish(&self, connection: ConnectionState) {
+        let info = self.account_info();
+        let paused = self.settings.paused_until_ms;
+        self.runner.status.send_modify(|s| {
+            s.connection = connection;
+            s.account = Some(info);
+            s.paused_until_ms = paused;
+        });
+    }
+
+    fn emit(&self, e: EngineEvent) {
+        let _ = self.runner.events.send(e);
+    }
+
+    async fn run(&mut self) -> AccountExit {
+        self.publish(ConnectionState::Connecting);
+        self.refresh_unread().await;
+        self.spawn_profile();
+        self.kick_outbox();
+        self.first_sync().await;
+        let mut heartbeat = tokio::time::interval(self.runner.tuning.heartbeat_every);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut housekeeping = tokio::time::interval(self.runner.tuning.housekeeping_every);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let legacy_after = self.runner.tuning.legacy_after;
+
+        loop {
+            let outbox_retry = self.outbox_retry_at;
+            let summaries_due = self.summaries.due;
+            let legacy_deadline = (self.socket.is_some() && self.variant == ServerVariant::Unknown)
+                .then(|| tokio::time::Instant::from_std(self.connected_at + legacy_after));
+            tokio::select! {
+                frame = next_frame(&mut self.socket) => {
+                    if let Some(exit) = self.on_socket_item(frame).await {
+                        return exit;
+                    }
+                }
+                _ = tokio::time::sleep_until(self.retry_at), if self.socket.is_none() => {
+                    if let Some(exit) = self.connect().await {
+                        return exit;
+                    }
+                }
+                Some(done) = self.tasks_rx.recv() => {
+                    if let Some(exit) = self.on_task_done(done).await {
+                        return exit;
+                    }
+                }
+                cmd = self.runner.commands.recv() => {
+                    match cmd {
+                        None | Some(Command::Shutdown) => {
+                            self.close_socket(CloseCode::Normal).await;
+                            return AccountExit::Shutdown;
+                        }
+                        Some(c) => if let Some(exit) = self.on_command(c).await {
+                            return exit;
+                        }
+                    }
+                }
+                _ = heartbeat.tick() => self.on_heartbeat().await,
+                _ = housekeeping.tick() => {
+                    if let Some(exit) = self.on_housekeeping().await {
+                        return exit;
+                    }
+                }
+                _ = sleep_until_opt(summaries_due) => self.show_summaries(),
+                _ = sleep_until_opt(outbox_retry) => {
+                    self.outbox_retry_at = None;
+                    self.kick_outbox();
+                }
+                _ = sleep_until_opt(legacy_deadline) => {
+                    self.variant = ServerVariant::Legacy;
+                    tracing::info!("no greeting from the server: assuming the legacy consumer");
+                    self.publish(ConnectionState::Connected { variant: self.variant });
+                    self.spawn_stats();
+                }
+            }
+        }
+    }
+
+    /// The first sign-in reads recent history before the socket opens, so
+    /// that what was already there becomes one summary while everything
+    /// that arrives after it pops as usual (the catch-up after connecting
+    /// sees it as new). If the server cannot be reached now, the catch-up
+    /// after the first connect does the same.
+    async fn first_sync(&mut self) {
+        if !sync::needs_first_sync(&self.runner.store).await {
+            return;
+        }
+        let window = self.runner.tuning.dedupe_window.as_millis() as i64;
+        let done = sync::catch_up(&self.api, &self.runner.store, self.me, window).await;
+        match done {
+            Ok(report) => self.on_synced(report).await,
+            Err(e) => {
+                tracing::info!(error = %e, "history not read yet; will read it after connecting")
+            }
+        }
+    }
+
+    // ---- the socket -------------------------------------------------------
+
+    async fn connect(&mut self) -> Option<AccountExit> {
+        if self.attempt == 0 {
+            self.publish(ConnectionState::Connecting);
+        }
+        let token = match self.api.access_token().await {
+            Ok(t) => t,
+            Err(e) => return self.on_api_error_while_connecting(e),
+        };
+        match self
+            .transport
+            .connect_socket(self.api.server(), &token)
+            .await
+        {
+            Ok(socket) => {
+                tracing::info!(server = %self.account.server, "connected");
+                let now = Instant::now();
+                self.socket = Some(socket);
+                self.connected_at = now;
+                self.last_rx = now;
+                self.variant = ServerVariant::Unknown;
+                self.auth_retried = false;
+                self.publish(ConnectionState::Connected {
+                    variant: self.variant,
+                });
+                self.spawn_sync();
+                self.kick_outbox();
+                None
+            }
+            Err(e) if e.is_auth_refusal() => {
+                if self.auth_retried {
+                    tracing::warn!(error = %e, "the server refused the session after a refresh");
+                    return Some(
+                        self.signed_out("the server no longer accepts your session".into()),
+                    );
+                }
+                tracing::info!(error = %e, "handshake refused; refreshing the session once");
+                match self.api.refresh_after_refusal(&token).await {
+                    Ok(_) => {
+                        // Only a refusal of a freshly refreshed token signs out;
+                        // a refresh that failed (5xx, network) is retried.
+                        self.auth_retried = true;
+                        self.retry_at = tokio::time::Instant::now();
+                        None
+                    }
+                    Err(e) => self.on_api_error_while_connecting(e),
+                }
+            }
+            Err(e) => {
+                self.schedule_retry(e.to_string());
+                None
+            }
+        }
+    }
+
+    fn on_api_error_while_connecting(&mut self, e: ApiError) -> Option<AccountExit> {
+        match e {
+            ApiError::SignedOut(why) => Some(self.signed_out(why)),
+            ApiError::Session(SessionError::Keychain(k)) => Some(self.keychain_failed(k)),
+            other => {
+                self.schedule_retry(other.to_string());
+                None
+            }
+        }
+    }
+
+    fn signed_out(&mut self, reason: String) -> AccountExit {
+        tracing::warn!(%reason, "signed out");
+        self.publish(ConnectionState::SignedOut { reason });
+        AccountExit::WaitForUser
+    }
+
+    fn keychain_failed(&mut self, e: SecretStoreError) -> AccountExit {
+        self.publish(ConnectionState::KeychainUnavailable {
+            message: e.to_string(),
+        });
+        AccountExit::WaitForUser
+    }
+
+    fn schedule_retry(&mut self, error: String) {
+        self.attempt = self.attempt.saturating_add(1);
+        let delay = self
+            .runner
+            .tuning
+            .reconnect
+            .delay(self.attempt, rand::random::<f64>());
+        self.retry_at = tokio::time::Instant::now() + delay;
+        tracing::info!(attempt = self.attempt, delay_ms = delay.as_millis() as u64, %error, "reconnecting later");
+        self.last_error = error.clone();
+        self.publish(ConnectionState::Reconnecting {
+            attempt: self.attempt,
+            retry_at_ms: now_ms() + delay.as_millis() as i64,
+            last_error: error,
+        });
+    }
+
+    /// The socket ended: reconnect with backoff (reset after a stable run).
+    fn lost_socket(&mut self, why: String) {
+        self.socket = None;
+        if self.connected_at.elapsed() >= self.runner.tuning.stable_after {
+            self.attempt = 0;
+        }
+        self.schedule_retry(why);
+    }
+
+    async fn close_socket(&mut self, code: CloseCode) {
+        if let Some(mut s) = self.socket.take() {
+            let frame = CloseFrame {
+                code,
+                reason: "".into(),
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(2), s.close(Some(frame))).await;
+        }
+    }
+
+    async fn send_frame(&mut self, frame: ClientFrame) {
+        if let Some(s) = self.socket.as_mut() {
+            let sent = tokio::time::timeout(
+                Duration::from_secs(5),
+                s.send(Message::text(frame.to_json())),
+            )
+            .await;
+            if !matches!(sent, Ok(Ok(()))) {
+                self.lost_socket("cannot write to the socket".into());
+            }
+        }
+    }
+
+    async fn on_socket_item(
+        &mut self,
+        item: Option<Result<Message, tungstenite::Error>>,
+    ) -> Option<AccountExit> {
+        match item {
+            Some(Ok(msg)) => {
+                self.last_rx = Instant::now();
+                match msg {
+                    Message::Text(text) => self.on_text(text.as_str()).await,
+                    Message::Binary(_) => tracing::debug!("ignoring a binary frame"),
+                    Message::Close(frame) => {
+                        let why = frame
+                            .map(|f| format!("server closed the socket ({})", u16::from(f.code)))
+                            .unwrap_or_else(|| "server closed the socket".into());
+                        tracing::info!("{why}");
+                        self.lost_socket(why);
+                    }
+                    _ => {}
+                }
+                None
+            }
+            Some(Err(tungstenite::Error::Capacity(e))) => {
+                tracing::warn!(error = %e, "frame over 1 MiB: closing with 1009");
+                self.close_socket(CloseCode::Size).await;
+                self.lost_socket("a frame was too large".into());
+                None
+            }
+            Some(Err(e)) => {
+                tracing::info!(error = %e, "socket error");
+                self.lost_socket(e.to_string());
+                None
+            }
+            None => {
+                self.lost_socket("the connection dropped".into());
+                None
+            }
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let frame = match protocol::decode_server_frame(text) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::info!(error = %e, bytes = text.len(), "skipping a frame");
+                return;
+            }
+        };
+        if frame.proves_documented_server() && self.variant != ServerVariant::Documented {
+            self.variant = ServerVariant::Documented;
+            self.publish(ConnectionState::Connected {
+                variant: self.variant,
+            });
+        }
+        match frame {
+            ServerFrame::ConnectionEstablished { user_id, .. } => {
+                if self.me.is_none() {
+                    self.me = user_id;
+                }
+            }
+            ServerFrame::Notification { notification, .. } => {
+                self.on_live_notification(notification).await
+            }
+            ServerFrame::ChatMessage(m) => self.on_chat(vec![m]).await,
+            ServerFrame::BookingUpdate(_) => self.emit(EngineEvent::NotificationsChanged),
+            ServerFrame::UnreadCount(n) => self.set_unread(n),
+            ServerFrame::MarkReadResponse { .. } | ServerFrame::MarkAllReadResponse { .. } => {}
+            ServerFrame::Pong => {}
+            ServerFrame::Error { message } => {
+                tracing::info!(message = %message.chars().take(200).collect::<String>(), "server error frame")
+            }
+        }
+    }
+
+    async fn on_heartbeat(&mut self) {
+        if self.socket.is_none() {
+            return;
+        }
+        if self.last_rx.elapsed() >= self.runner.tuning.heartbeat_timeout {
+            tracing::warn!("no answer from the server: the connection is dead");
+            self.socket = None;
+            self.lost_socket("the server stopped answering".into());
+            return;
+        }
+        if let Some(s) = self.socket.as_mut() {
+            let ping = tokio::time::timeout(
+                Duration::from_secs(5),
+                s.send(Message::Ping(Default::default())),
+            )
+            .await;
+            if !matches!(ping, Ok(Ok(()))) {
+                self.lost_socket("cannot write to the socket".into());
+            }
+        }
+    }
+
+    // ---- notifications ----------------------------------------------------
+
+    async fn on_live_notification(&mut self, n: IncomingNotification) {
+        let window = self.runner.tuning.dedupe_window.as_millis() as i64;
+        if n.kind == NotificationKind::Message {
+            self.learn_name_from(&n).await;
+        }
+        let kind = n.kind;
+        let booking_popup = self.booking_actions(&n);
+        let (title, body) = (n.title.clone(), n.body.clone());
+        let inserted = self
+            .runner
+            .store
+            .run(move |s| s.insert_notification(&n, now_ms(), window))
+            .await;
+        let local_id = match inserted {
+            Ok(Inserted::New(id)) => id,
+            Ok(Inserted::Duplicate(_)) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store a notification");
+                return;
+            }
+        };
+        if self.variant != ServerVariant::Documented {
+            // No unread_count frames here: count it now, confirm over REST.
+            self.server_unread = self.server_unread.map(|u| u + 1);
+            self.publish_unread().await;
+            self.spawn_stats();
+        }
+        self.emit(EngineEvent::NotificationAdded { local_id });
+        let decision = self
+            .policy
+            .decide(kind, now_ms(), local_now(), &self.settings);
+        self.carry_out(decision, local_id, kind, title, body, booking_popup);
+    }
+
+    /// Shows (replacing) the summary popup of every kind with news.
+    fn show_summaries(&mut self) {
+        self.summaries.due = None;
+        let now = tokio::time::Instant::now();
+        for (kind, count) in std::mem::take(&mut self.summaries.pending) {
+            self.summaries.last_shown.insert(kind, now);
+            self.ports_show(Popup {
+                key: PopupKey::Summary(kind),
+                title: policy::summary_text(kind, count),
+                body: "Open SmartHunt to see them all.".into(),
+                style: policy::style(kind),
+                actions: vec![PopupAction::Open],
+                booking_id: None,
+            });
+        }
+    }
+
+    fn carry_out(
+        &mut self,
+        decision: Decision,
+        local_id: i64,
+        kind: NotificationKind,
+        title: String,
+        body: String,
+        booking_id: Option<i64>,
+    ) {
+        let popup = match decision {
+            Decision::Popup => {
+                let mut actions = vec![PopupAction::Open, PopupAction::MarkRead];
+                if booking_id.is_some() {
+                    actions.extend([PopupAction::Approve, PopupAction::Decline]);
+                }
+                Popup {
+                    key: PopupKey::Notification(local_id),
+                    title,
+                    body,
+                    style: policy::style(kind),
+                    actions,
+                    booking_id,
+                }
+            }
+            Decision::Fold { kind, count } => {
+                self.summaries.pending.insert(kind, count);
+                let due = self
+                    .summaries
+                    .last_shown
+                    .get(&kind)
+                    .map(|t| *t + SUMMARY_REFRESH);
+                match due {
+                    Some(due) if due > tokio::time::Instant::now() => {
+                        self.summaries.due.get_or_insert(due);
+                    }
+                    _ => self.show_summaries(),
+                }
+                return;
+            }
+            Decision::Hold | Decision::Silent => return,
+        };
+        self.ports_show(popup);
+        let store = self.runner.store.clone();
+        tokio::spawn(async move {
+            let _ = store.run(move |s| s.mark_popped(&[local_id])).await;
+        });
+    }
+
+    fn ports_show(&self, popup: Popup) {
+        self.runner.ports.notifier.show(popup);
+    }
+
+    /// A landlord's new booking request offers Approve and Decline; the
+    /// booking id comes from the notification's data (0 = fetch it later).
+    fn booking_actions(&self, n: &IncomingNotification) -> Option<i64> {
+        if n.kind != NotificationKind::Booking || self.role.as_deref() != Some("landlord") {
+            return None;
+        }
+        let status = n.data.get("status").and_then(|v| v.as_str());
+        if status.is_some_and(|s| s != "pending") {
+            return None;
+        }
+        Some(
+            n.data
+                .get("booking_id")
+                .and_then(protocol::id_value)
+                .unwrap_or(0),
+        )
+    }
+
+    async fn learn_name_from(&mut self, n: &IncomingNotification) {
+        let sender = n.data.get("sender_id").and_then(protocol::id_value);
+        let name = n
+            .data
+            .get("sender_name")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        if let (Some(id), Some(name)) = (sender, name) {
+            let _ = self
+                .runner
+                .store
+                .run(move |s| s.remember_name(id, &name))
+                .await;
+        }
+        // Legacy servers send no chat frames: fetch the new message.
+        if self.variant != ServerVariant::Documented {
+            self.spawn_sync();
+        }
+    }
+
+    async fn on_chat(&mut self, messages: Vec<ChatMessage>) {
+        let Some(me) = self.me else { return };
+        let stored = self
+            .runner
+            .store
+            .run(move |s| {
+                let mut n = 0;
+                for m in &messages {
+                    if let Some(name) = &m.sender_name {
+                        s.remember_name(m.sender_id, name)?;
+                    }
+                    if s.insert_chat_message(me, m, now_ms())?.is_some() {
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })
+            .await;
+        if matches!(stored, Ok(n) if n > 0) {
+            self.emit(EngineEvent::ChatChanged);
+        }
+    }
+
+    /// A count from REST may be older than the frames that followed it; the
+    /// documented server answers `get_unread_count` in order with its
+    /// frames, so ask it there instead of trusting the REST figure.
+    async fn unread_from_rest(&mut self, n: u64) {
+        if self.variant == ServerVariant::Documented && self.socket.is_some() {
+            self.send_frame(ClientFrame::GetUnreadCount).await;
+        } else {
+            self.set_unread(n);
+        }
+    }
+
+    fn set_unread(&mut self, n: u64) {
+        self.server_unread = Some(n);
+        self.runner.status.send_modify(|s| s.unread = n);
+    }
+
+    /// Publishes the server's count when known, else the local one.
+    async fn publish_unread(&mut self) {
+        let n = match self.server_unread {
+            Some(n) => n,
+            None => self
+                .runner
+                .store
+                .run(|s| s.unread_count())
+                .await
+                .unwrap_or(0),
+        };
+        self.runner.status.send_modify(|s| s.unread = n);
+    }
+
+    async fn refresh_unread(&mut self) {
+        let pending = self
+            .runner
+            .store
+            .run(|s| Ok(s.outbox()?.len()))
+            .await
+            .unwrap_or(0);
+        self.runner
+            .status
+            .send_modify(|s| s.outbox_pending = pending);
+        self.publish_unread().await;
+    }
+
+    // ---- background REST work ---------------------------------------------
+
+    fn spawn<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = TaskDone> + Send + 'static,
+    {
+        let tx = self.tasks_tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(fut.await).await;
+        });
+    }
+
+    fn spawn_sync(&mut self) {
+        if self.sync_running {
+            return;
+        }
+        self.sync_running = true;
+        let (api, store, me) = (self.api.clone(), self.runner.store.clone(), self.me);
+        let window = self.runner.tuning.dedupe_window.as_millis() as i64;
+        self.spawn(async move { TaskDone::Sync(sync::catch_up(&api, &store, me, window).await) });
+    }
+
+    fn spawn_profile(&mut self) {
+        let api = self.api.clone();
+        self.spawn(async move { TaskDone::Profile(api.profile().await.map_err(Into::into)) });
+    }
+
+    fn spawn_stats(&mut self) {
+        if self.stats_running {
+            self.stats_again = true;
+            return;
+        }
+        self.stats_running = true;
+        let api = self.api.clone();
+        self.spawn(async move {
+            TaskDone::UnreadFromStats(api.stats().await.map(|s| s.unread).map_err(Into::into))
+        });
+    }
+
+    fn spawn_reconcile(&mut self) {
+        self.last_reconcile = Instant::now();
+        let (api, store) = (self.api.clone(), self.runner.store.clone());
+        self.spawn(async move { TaskDone::Reconciled(sync::reconcile_reads(&api, &store).await) });
+    }
+
+    fn kick_outbox(&mut self) {
+        if self.outbox_running {
+            self.outbox_again = true;
+            return;
+        }
+        self.outbox_running = true;
+        self.outbox_again = false;
+        let (api, store, me) = (self.api.clone(), self.runner.store.clone(), self.me);
+        self.spawn(async move { TaskDone::Outbox(sync::flush_outbox(&api, me, &store).await) });
+    }
+
+    async fn on_task_done(&mut self, done: TaskDone) -> Option<AccountExit> {
+        match done {
+            TaskDone::Sync(r) => {
+                self.sync_running = false;
+                match r {
+                    Ok(report) => self.on_synced(report).await,
+                    Err(e) => return self.on_background_error(e, "catch-up"),
+                }
+            }
+            TaskDone::Reconciled(r) => match r {
+                Ok(unread) => {
+                    self.unread_from_rest(unread).await;
+                    self.emit(EngineEvent::NotificationsChanged);
+                }
+                Err(e) => return self.on_background_error(e, "reconcile"),
+            },
+            TaskDone::UnreadFromStats(r) => {
+                self.stats_running = false;
+                if std::mem::take(&mut self.stats_again) {
+                    self.spawn_stats();
+                }
+                match r {
+                    Ok(n) => self.unread_from_rest(n).await,
+                    Err(e) => return self.on_background_error(e, "stats"),
+                }
+            }
+            TaskDone::Outbox(r) => {
+                self.outbox_running = false;
+                self.refresh_unread().await;
+                match r {
+                    Ok(done) => {
+                        if done > 0 {
+                            self.emit(EngineEvent::NotificationsChanged);
+                            self.emit(EngineEvent::ChatChanged);
+                            self.after_server_side_change().await;
+                        }
+                        if self.outbox_again {
+                            self.kick_outbox();
+                        }
+                    }
+                    Err(e) => {
+                        self.outbox_retry_at =
+                            Some(tokio::time::Instant::now() + self.runner.tuning.outbox_retry);
+                        return self.on_background_error(e, "outbox");
+                    }
+                }
+            }
+            TaskDone::Profile(r) => match r {
+                Ok(p) => {
+                    self.me = Some(p.id);
+                    self.role = Some(p.role.clone());
+                    if let Ok(json) = serde_json::to_string(&p) {
+                        let _ = self
+                            .runner
+                            .store
+                            .run(move |s| s.set_meta(META_PROFILE, &json))
+                            .await;
+                    }
+                    let state = self.runner.status.borrow().connection.clone();
+                    self.publish(state);
+                }
+                Err(e) => return self.on_background_error(e, "profile"),
+            },
+        }
+        None
+    }
+
+    /// After a REST change the server's count moved without a frame.
+    async fn after_server_side_change(&mut self) {
+        if self.variant == ServerVariant::Documented && self.socket.is_some() {
+            self.send_frame(ClientFrame::GetUnreadCount).await;
+        } else {
+            self.spawn_stats();
+        }
+    }
+
+    fn on_background_error(&mut self, e: EngineError, what: &str) -> Option<AccountExit> {
+        match e {
+            EngineError::Api(ApiError::SignedOut(why)) => Some(self.signed_out(why)),
+            EngineError::Api(ApiError::Session(SessionError::Keychain(k))) => {
+                Some(self.keychain_failed(k))
+            }
+            other => {
+                tracing::info!(error = %other, "{what} failed; will retry");
+                None
+            }
+        }
+    }
+
+    async fn on_synced(&mut self, report: SyncReport) {
+        if let Some(unread) = report.unread {
+            self.unread_from_rest(unread).await;
+        } else {
+            self.publish_unread().await;
+        }
+        if report.new_messages > 0 {
+            self.emit(EngineEvent::ChatChanged);
+        }
+        if report.new_kinds.is_empty() && report.first_sync_unread.is_none() {
+            return;
+        }
+        self.emit(EngineEvent::NotificationsChanged);
+        if let Some(unread) = report.first_sync_unread {
+            // The first sign-in: one summary, not a popup per old item.
+            if unread > 0 {
+                self.ports_show(Popup {
+                    key: PopupKey::Digest,
+                    title: format!(
+                        "You have {unread} unread notification{}",
+                        if unread == 1 { "" } else { "s" }
+                    ),
+                    body: "Open SmartHunt to read them.".into(),
+                    style: policy::style(NotificationKind::General),
+                    actions: vec![PopupAction::Open],
+                    booking_id: None,
+                });
+            }
+            return;
+        }
+        let batch =
+            self.policy
+                .decide_batch(&report.new_kinds, now_ms(), local_now(), &self.settings);
+        if batch.individually {
+            for n in report.new {
+                let booking = self.booking_actions(&n.notification);
+                self.carry_out(
+                    Decision::Popup,
+                    n.local_id,
+                    n.notification.kind,
+                    n.notification.title,
+                    n.notification.body,
+                    booking,
+                );
+            }
+        } else {
+            for (kind, count) in batch.summaries {
+                self.ports_show(Popup {
+                    key: PopupKey::Summary(kind),
+                    title: policy::summary_text(kind, count),
+                    body: "Arrived while you were offline.".into(),
+                    style: policy::style(kind),
+                    actions: vec![PopupAction::Open],
+                    booking_id: None,
+                });
+            }
+        }
+    }
+
+    // ---- intents ----------------------------------------------------------
+
+    async fn on_command(&mut self, c: Command) -> Option<AccountExit> {
+        match c {
+            Command::MarkRead(local_id) => {
+                let r = self
+                    .runner
+                    .store
+                    .run(move |s| {
+                        let Some(n) = s.notification(local_id)? else {
+                            return Ok(false);
+                        };
+                        if n.is_read {
+                            return Ok(false);
+                        }
+                        match n.server_id {
+                            Some(server_id) => {
+                                s.enqueue(&OutboxOp::MarkRead { server_id }, now_ms())?;
+                            }
+                            None => s.set_read_local(local_id)?,
+                        }
+                        Ok(true)
+                    })
+                    .await;
+                if matches!(r, Ok(true)) {
+                    self.server_unread = self.server_unread.map(|u| u.saturating_sub(1));
+                    self.after_intent().await;
+                }
+            }
+            Command::MarkAllRead => {
+                let r = self
+                    .runner
+                    .store
+                    .run(|s| s.enqueue(&OutboxOp::MarkAllRead, now_ms()))
+                    .await;
+                if r.is_ok() {
+                    self.server_unread = Some(0);
+                    self.after_intent().await;
+                }
+            }
+            Command::SendChat { receiver, content } => {
+                let r = self
+                    .runner
+                    .store
+                    .run(move |s| s.enqueue(&OutboxOp::SendChat { receiver, content }, now_ms()))
+                    .await;
+                if r.is_ok() {
+                    self.emit(EngineEvent::ChatChanged);
+                    self.after_intent().await;
+                }
+            }
+            Command::DecideBooking {
+                local_id,
+                approve,
+                reply,
+            } => {
+                let result = self.decide_booking(local_id, approve).await;
+                if let Ok(booking_id) = result {
+                    self.emit(EngineEvent::BookingDecided {
+                        booking_id,
+                        approved: approve,
+                    });
+                }
+                let _ = reply.send(result);
+            }
+            Command::SetSettings(settings) => {
+                self.settings = settings;
+                if let Ok(json) = serde_json::to_string(&self.settings) {
+                    let _ = self
+                        .runner
+                        .store
+                        .run(move |s| s.set_meta(META_SETTINGS, &json))
+                        .await;
+                }
+                self.release_held();
+                let state = self.runner.status.borrow().connection.clone();
+                self.publish(state);
+            }
+            Command::Refresh => {
+                self.spawn_reconcile();
+                self.spawn_sync();
+            }
+            Command::Nudge => {
+                if self.socket.is_none() {
+                    self.attempt = 0;
+                    self.retry_at = tokio::time::Instant::now();
+                }
+            }
+            Command::Shutdown => return Some(AccountExit::Shutdown),
+        }
+        None
+    }
+
+    async fn after_intent(&mut self) {
+        self.emit(EngineEvent::NotificationsChanged);
+        self.refresh_unread().await;
+        self.kick_outbox();
+    }
+
+    async fn decide_booking(&mut self, local_id: i64, approve: bool) -> Result<i64, EngineError> {
+        let n = self
+            .runner
+            .store
+            .run(move |s| s.notification(local_id))
+            .await?
+            .ok_or(EngineError::Api(ApiError::Status(404)))?;
+        let mut booking = n.data.get("booking_id").and_then(protocol::id_value);
+        if booking.is_none() {
+            if let Some(server_id) = n.server_id {
+                let detail = self.api.notification_detail(server_id).await?;
+                booking = detail.data.get("booking_id").and_then(protocol::id_value);
+            }
+        }
+        let booking = booking.ok_or(EngineError::Api(ApiError::Decode(
+            "this notification names no booking".into(),
+        )))?;
+        self.api.decide_booking(booking, approve).await?;
+        Ok(booking)
+    }
+
+    // ---- housekeeping -----------------------------------------------------
+
+    async fn on_housekeeping(&mut self) -> Option<AccountExit> {
+        let generation = AppConfig::load(&self.runner.data_dir)
+            .map(|c| c.generation)
+            .unwrap_or(self.generation);
+        if generation != self.generation {
+            tracing::info!("the account changed; restarting");
+            self.close_socket(CloseCode::Normal).await;
+            return Some(AccountExit::Reload);
+        }
+        // Monotonic time stops while the machine sleeps; the wall clock
+        // does not. A jump means we resumed: the socket is likely dead.
+        let (mono, wall) = self.wall_anchor;
+        let wall_elapsed = wall.elapsed().unwrap_or_default();
+        let mono_elapsed = mono.elapsed();
+        self.wall_anchor = (Instant::now(), SystemTime::now());
+        if wall_elapsed > mono_elapsed + Duration::from_secs(10) {
+            tracing::info!("resumed from sleep: reconnecting now");
+            self.socket = None;
+            self.attempt = 0;
+            self.retry_at = tokio::time::Instant::now();
+        }
+        if self.last_reconcile.elapsed() >= self.runner.tuning.reconcile_every {
+            self.spawn_reconcile();
+        }
+        self.release_held();
+        None
+    }
+
+    fn release_held(&mut self) {
+        if let Some(held) = self
+            .policy
+            .release_held(now_ms(), local_now(), &self.settings)
+        {
+            let (title, body) = policy::held_summary_text(&held);
+            self.ports_show(Popup {
+                key: PopupKey::Digest,
+                title,
+                body,
+                style: policy::style(NotificationKind::General),
+                actions: vec![PopupAction::Open],
+                booking_id: None,
+            });
+        }
+    }
+}
+
+async fn next_frame(socket: &mut Option<Socket>) -> Option<Result<Message, tungstenite::Error>> {
+    match socket.as_mut() {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

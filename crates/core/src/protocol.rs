@@ -1,0 +1,545 @@
+//! The wire: every WebSocket frame (both directions) and REST body of the
+//! SmartHunt backend. Decoding is tolerant and never panics; this module does
+//! no I/O and knows nothing of sockets, storage or popups.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Largest text frame we accept; a larger one closes the socket with 1009.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// The kind of a notification, as `notification_type` on the wire.
+/// Anything unknown is `General`, as the protocol asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationKind {
+    Booking,
+    Message,
+    Maintenance,
+    Property,
+    Review,
+    General,
+}
+
+impl NotificationKind {
+    pub const ALL: [NotificationKind; 6] = [
+        Self::Booking,
+        Self::Message,
+        Self::Maintenance,
+        Self::Property,
+        Self::Review,
+        Self::General,
+    ];
+
+    /// Parses a wire value; unknown values are `General`.
+    pub fn from_wire(s: &str) -> Self {
+        match s {
+            "booking" => Self::Booking,
+            "message" => Self::Message,
+            "maintenance" => Self::Maintenance,
+            "property" => Self::Property,
+            "review" => Self::Review,
+            _ => Self::General,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Booking => "booking",
+            Self::Message => "message",
+            Self::Maintenance => "maintenance",
+            Self::Property => "property",
+            Self::Review => "review",
+            Self::General => "general",
+        }
+    }
+}
+
+/// A notification as received, from a frame or from the REST list/detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncomingNotification {
+    /// Server id; deployed servers may omit it.
+    pub id: Option<i64>,
+    pub title: String,
+    pub body: String,
+    pub kind: NotificationKind,
+    /// Context ids (booking_id, sender_name, ...); empty when unknown.
+    pub data: Map<String, Value>,
+    /// Server time; `None` when missing or junk.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Read state when the source knows it (REST), `None` for live frames.
+    pub is_read: Option<bool>,
+}
+
+/// A chat message between two users, from a frame or from REST.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub id: Option<i64>,
+    pub sender_id: i64,
+    pub recipient_id: i64,
+    /// Only frames carry names; REST gives ids only.
+    pub sender_name: Option<String>,
+    pub content: String,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub property_id: Option<i64>,
+    pub is_read: Option<bool>,
+}
+
+/// A booking's live status change (`booking_update`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BookingUpdate {
+    pub booking_id: Option<i64>,
+    pub action: String,
+    pub status: String,
+    pub property_id: Option<i64>,
+    pub property_title: Option<String>,
+    pub tenant_id: Option<i64>,
+    pub landlord_id: Option<i64>,
+}
+
+/// A decoded server -> client frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerFrame {
+    ConnectionEstablished {
+        user_id: Option<i64>,
+        username: Option<String>,
+    },
+    /// `notification` (documented) or `notify` (legacy consumer).
+    Notification {
+        notification: IncomingNotification,
+        legacy: bool,
+    },
+    ChatMessage(ChatMessage),
+    BookingUpdate(BookingUpdate),
+    UnreadCount(u64),
+    Pong,
+    MarkReadResponse {
+        notification_id: Option<i64>,
+        success: bool,
+    },
+    MarkAllReadResponse {
+        marked_count: u64,
+    },
+    Error {
+        message: String,
+    },
+}
+
+impl ServerFrame {
+    /// True for frames only the documented consumer sends.
+    pub fn proves_documented_server(&self) -> bool {
+        matches!(
+            self,
+            Self::ConnectionEstablished { .. }
+                | Self::UnreadCount(_)
+                | Self::Pong
+                | Self::MarkReadResponse { .. }
+                | Self::MarkAllReadResponse { .. }
+                | Self::Notification { legacy: false, .. }
+        )
+    }
+}
+
+/// Why a frame was skipped. Carries no frame content (it may hold secrets or
+/// be huge); only what a log line needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("frame is not a JSON object")]
+    NotAnObject,
+    #[error("frame has no string `type`")]
+    MissingType,
+    #[error("unknown frame type `{0}`")]
+    UnknownType(String),
+    #[error("`{frame}` frame lacks the field `{field}`")]
+    MissingField {
+        frame: &'static str,
+        field: &'static str,
+    },
+}
+
+/// Decodes one text frame. Unknown types and missing required fields are an
+/// error to log and skip; odd optional fields are defaulted.
+pub fn decode_server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
+    let value: Value = serde_json::from_str(text).map_err(|_| DecodeError::NotAnObject)?;
+    let Value::Object(obj) = value else {
+        return Err(DecodeError::NotAnObject);
+    };
+    let ty = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or(DecodeError::MissingType)?;
+    let frame = match ty {
+        "connection_established" => ServerFrame::ConnectionEstablished {
+            user_id: id_field(&obj, "user_id"),
+            username: string_field(&obj, "username"),
+        },
+        "notification" | "notify" => ServerFrame::Notification {
+            notification: notification_from_object(&obj, "notification_id")?,
+            legacy: ty == "notify",
+        },
+        "chat_message" => ServerFrame::ChatMessage(ChatMessage {
+            id: id_field(&obj, "message_id"),
+            sender_id: id_field(&obj, "sender_id").ok_or(DecodeError::MissingField {
+                frame: "chat_message",
+                field: "sender_id",
+            })?,
+            recipient_id: id_field(&obj, "recipient_id").ok_or(DecodeError::MissingField {
+                frame: "chat_message",
+                field: "recipient_id",
+            })?,
+            sender_name: string_field(&obj, "sender_name"),
+            content: string_field(&obj, "content").unwrap_or_default(),
+            sent_at: time_field(&obj, "timestamp"),
+            property_id: id_field(&obj, "property_id"),
+            is_read: None,
+        }),
+        "booking_update" => ServerFrame::BookingUpdate(BookingUpdate {
+            booking_id: id_field(&obj, "booking_id"),
+            action: string_field(&obj, "action").unwrap_or_default(),
+            status: string_field(&obj, "status").unwrap_or_default(),
+            property_id: id_field(&obj, "property_id"),
+            property_title: string_field(&obj, "property_title"),
+            tenant_id: id_field(&obj, "tenant_id"),
+            landlord_id: id_field(&obj, "landlord_id"),
+        }),
+        "unread_count" => ServerFrame::UnreadCount(count_field(&obj, "count").ok_or(
+            DecodeError::MissingField {
+                frame: "unread_count",
+                field: "count",
+            },
+        )?),
+        "pong" => ServerFrame::Pong,
+        "mark_read_response" => ServerFrame::MarkReadResponse {
+            notification_id: id_field(&obj, "notification_id"),
+            success: obj.get("success").and_then(Value::as_bool).unwrap_or(false),
+        },
+        "mark_all_read_response" => ServerFrame::MarkAllReadResponse {
+            marked_count: count_field(&obj, "marked_count").unwrap_or(0),
+        },
+        "error" => ServerFrame::Error {
+            message: string_field(&obj, "message").unwrap_or_default(),
+        },
+        other => return Err(DecodeError::UnknownType(truncate(other, 64))),
+    };
+    Ok(frame)
+}
+
+/// Builds a notification from a frame or a REST object. `id_key` is
+/// `notification_id` for frames and `id` for REST.
+fn notification_from_object(
+    obj: &Map<String, Value>,
+    id_key: &str,
+) -> Result<IncomingNotification, DecodeError> {
+    let title = string_field(obj, "title");
+    let body = string_field(obj, "body");
+    if title.is_none() && body.is_none() {
+        return Err(DecodeError::MissingField {
+            frame: "notification",
+            field: "title",
+        });
+    }
+    let kind = obj
+        .get("notification_type")
+        .and_then(Value::as_str)
+        .map(NotificationKind::from_wire)
+        .unwrap_or(NotificationKind::General);
+    let data = match obj.get("data") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Map::new(),
+    };
+    let created_at = time_field(obj, "timestamp").or_else(|| time_field(obj, "created_at"));
+    Ok(IncomingNotification {
+        id: id_field(obj, id_key),
+        title: title.unwrap_or_default(),
+        body: body.unwrap_or_default(),
+        kind,
+        data,
+        created_at,
+        is_read: obj.get("is_read").and_then(Value::as_bool),
+    })
+}
+
+/// An id given as an integer or a numeric string (JWT `user_id` is a string on
+/// current servers). Anything else is `None`.
+pub fn id_value(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn id_field(obj: &Map<String, Value>, key: &str) -> Option<i64> {
+    obj.get(key).and_then(id_value)
+}
+
+fn count_field(obj: &Map<String, Value>, key: &str) -> Option<u64> {
+    obj.get(key)
+        .and_then(id_value)
+        .map(|n| u64::try_from(n).unwrap_or(0))
+}
+
+fn string_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    match obj.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn time_field(obj: &Map<String, Value>, key: &str) -> Option<DateTime<Utc>> {
+    obj.get(key).and_then(Value::as_str).and_then(parse_time)
+}
+
+/// Parses ISO-8601 with `Z` or an offset; junk is `None`.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|| {
+            // Django may omit the offset on naive settings.
+            chrono::NaiveDateTime::parse_from_str(s.trim(), "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|n| n.and_utc())
+        })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Client -> server frames.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    MarkRead { notification_id: i64 },
+    MarkAllRead,
+    GetUnreadCount,
+    Ping,
+}
+
+impl ClientFrame {
+    pub fn to_json(&self) -> String {
+        // Serialising a plain enum of integers cannot fail.
+        serde_json::to_string(self).expect("client frames always serialise")
+    }
+}
+
+// ---- REST bodies ----------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+pub struct TokenRequest<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefreshRequest<'a> {
+    pub refresh: &'a str,
+}
+
+/// `POST /api/token/` answer. Debug is redacted by the session's wrapper.
+#[derive(Deserialize)]
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+}
+
+#[derive(Deserialize)]
+pub struct AccessToken {
+    pub access: String,
+}
+
+/// A DRF page of results, decoded item by item so one odd item is skipped,
+/// not the whole page.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Page {
+    #[serde(default)]
+    pub count: Option<u64>,
+    #[serde(default)]
+    pub next: Option<String>,
+    #[serde(default)]
+    pub results: Vec<Value>,
+}
+
+/// A REST notification (list item or detail). Items without title and body
+/// are skipped by the caller.
+pub fn notification_from_rest(v: &Value) -> Option<IncomingNotification> {
+    let obj = v.as_object()?;
+    notification_from_object(obj, "id").ok()
+}
+
+/// A REST chat message: `{id, sender, receiver, content, timestamp, is_read}`.
+pub fn chat_message_from_rest(v: &Value) -> Option<ChatMessage> {
+    let obj = v.as_object()?;
+    Some(ChatMessage {
+        id: id_field(obj, "id"),
+        sender_id: id_field(obj, "sender")?,
+        recipient_id: id_field(obj, "receiver")?,
+        sender_name: None,
+        content: string_field(obj, "content").unwrap_or_default(),
+        sent_at: time_field(obj, "timestamp"),
+        property_id: id_field(obj, "property"),
+        is_read: obj.get("is_read").and_then(Value::as_bool),
+    })
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Stats {
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub unread: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MarkReadBody {
+    pub is_read: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SendMessageBody<'a> {
+    pub receiver: i64,
+    pub content: &'a str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BookingDecisionBody<'a> {
+    pub status: &'a str,
+}
+
+/// `GET /api/users/profile/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    #[serde(deserialize_with = "de_id")]
+    pub id: i64,
+    pub username: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub role: String,
+}
+
+fn de_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = Value::deserialize(d)?;
+    id_value(&v).ok_or_else(|| serde::de::Error::custom("id is not an integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_documented_notification() {
+        let f = decode_server_frame(
+            r#"{"type":"notification","title":"New booking","body":"Tom wants to stay","notification_type":"booking","data":{"booking_id":7},"notification_id":42,"timestamp":"2026-01-02T03:04:05+00:00"}"#,
+        )
+        .unwrap();
+        let ServerFrame::Notification {
+            notification,
+            legacy,
+        } = f
+        else {
+            panic!("not a notification: {f:?}")
+        };
+        assert!(!legacy);
+        assert_eq!(notification.id, Some(42));
+        assert_eq!(notification.kind, NotificationKind::Booking);
+        assert_eq!(notification.data["booking_id"], 7);
+        assert!(notification.created_at.is_some());
+    }
+
+    #[test]
+    fn legacy_notify_with_null_id_and_junk_timestamp_is_accepted() {
+        let f = decode_server_frame(
+            r#"{"type":"notify","title":"Hi","body":"b","notification_type":"weird","notification_id":null,"timestamp":"{\"timestamp\": \"now\"}"}"#,
+        )
+        .unwrap();
+        let ServerFrame::Notification {
+            notification,
+            legacy,
+        } = f
+        else {
+            panic!()
+        };
+        assert!(legacy);
+        assert_eq!(notification.id, None);
+        assert_eq!(notification.kind, NotificationKind::General);
+        assert_eq!(notification.created_at, None);
+    }
+
+    #[test]
+    fn ids_as_strings_are_accepted() {
+        let f = decode_server_frame(
+            r#"{"type":"connection_established","user_id":"2","username":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f,
+            ServerFrame::ConnectionEstablished {
+                user_id: Some(2),
+                username: Some("t".into())
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_and_malformed_frames_are_errors_not_panics() {
+        assert!(matches!(
+            decode_server_frame(r#"{"type":"maintenance_update"}"#),
+            Err(DecodeError::UnknownType(_))
+        ));
+        assert_eq!(decode_server_frame("[1,2]"), Err(DecodeError::NotAnObject));
+        assert_eq!(decode_server_frame("{"), Err(DecodeError::NotAnObject));
+        assert_eq!(
+            decode_server_frame(r#"{"type":5}"#),
+            Err(DecodeError::MissingType)
+        );
+    }
+
+    #[test]
+    fn client_frames_encode_as_documented() {
+        assert_eq!(
+            ClientFrame::MarkRead { notification_id: 3 }.to_json(),
+            r#"{"type":"mark_read","notification_id":3}"#
+        );
+        assert_eq!(
+            ClientFrame::MarkAllRead.to_json(),
+            r#"{"type":"mark_all_read"}"#
+        );
+        assert_eq!(
+            ClientFrame::GetUnreadCount.to_json(),
+            r#"{"type":"get_unread_count"}"#
+        );
+        assert_eq!(ClientFrame::Ping.to_json(), r#"{"type":"ping"}"#);
+    }
+
+    #[test]
+    fn timestamps_with_z_and_offset_parse() {
+        assert!(parse_time("2026-01-02T03:04:05Z").is_some());
+        assert!(parse_time("2026-01-02T03:04:05.123456+00:00").is_some());
+        assert!(parse_time("now").is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoder_never_panics_on_arbitrary_text(s in ".{0,400}") {
+            let _ = decode_server_frame(&s);
+        }
+
+        #[test]
+        fn decoder_never_panics_on_arbitrary_objects(
+            ty in proptest::sample::select(vec!["notification","notify","chat_message","booking_update","unread_count","pong","mark_read_response","mark_all_read_response","error","connection_established","x"]),
+            a in proptest::option::of(-5i64..5),
+            b in "[a-z0-9\"{} ]{0,20}",
+            c in proptest::bool::ANY,
+        ) {
+            let frames = [
+                serde_json::json!({"type": ty, "notification_id": a, "title": b, "count": a, "sender_id": b, "recipient_id": a, "data": c, "timestamp": b}),
+                serde_json::json!({"type": ty, "title": c, "body": a, "count": b, "success": b, "data": [a]}),
+            ];
+            for f in frames { let _ = decode_server_frame(&f.to_string()); }
+        }
+    }
+}

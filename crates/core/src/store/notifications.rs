@@ -1,0 +1,1051 @@
+//! Stored notifications: dedupe on the way in, keyset-paged lists and counters on the way out; no popup decisions and no network.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{count_from_sql, time_from_sql, time_to_sql, Store, StoreError};
+use crate::protocol::{IncomingNotification, NotificationKind};
+
+/// The most rows one list call returns, whatever the caller asks.
+pub const MAX_PAGE: u32 = 1000;
+
+const COLUMNS: &str =
+    "local_id, server_id, title, body, kind, data, created_at, received_at, is_read, popped";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredNotification {
+    pub local_id: i64,
+    pub server_id: Option<i64>,
+    pub title: String,
+    pub body: String,
+    pub kind: NotificationKind,
+    pub data: Map<String, Value>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub received_at_ms: i64,
+    pub is_read: bool,
+    pub popped: bool,
+}
+
+/// What storing an incoming notification did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new row, by local id.
+    New(i64),
+    /// Already stored (possibly updated: read state, data, server id).
+    Duplicate(i64),
+}
+
+impl Inserted {
+    pub fn local_id(self) -> i64 {
+        match self {
+            Self::New(id) | Self::Duplicate(id) => id,
+        }
+    }
+
+    pub fn is_new(self) -> bool {
+        matches!(self, Self::New(_))
+    }
+}
+
+/// One page of the notification list, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    pub kind: Option<NotificationKind>,
+    pub unread_only: bool,
+    /// Keyset cursor: only rows with `local_id < before` (the last
+    /// `local_id` of the previous page); `None` starts from the newest.
+    pub before: Option<i64>,
+    /// At most [`MAX_PAGE`].
+    pub limit: u32,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            kind: None,
+            unread_only: false,
+            before: None,
+            limit: 50,
+        }
+    }
+}
+
+impl Store {
+    /// Stores one notification unless it is already known.
+    ///
+    /// Dedupe rules, in order:
+    /// 1. a row with the same `server_id` and title is a `Duplicate`; it
+    ///    takes the incoming read state when that is `Some` (except that an
+    ///    unsent local "mark read" in the outbox is not undone by a stale
+    ///    server answer), and the incoming `data` / `created_at` when its
+    ///    own are empty;
+    /// 2. a row with the same `server_id` but another title is from before
+    ///    a server database reset: it keeps its content but loses the
+    ///    server id, and the incoming one is stored as `New`;
+    /// 3. incoming with a server id and a row without one, of the same
+    ///    kind, title and body, received within `window_ms` of `now_ms`:
+    ///    the row takes the id (and rule 1's updates), `Duplicate`;
+    /// 4. incoming without a server id and a row (with or without one) of
+    ///    the same kind, title and body received within the window:
+    ///    `Duplicate`.
+    ///
+    /// Otherwise `New`, unread unless the incoming says it is read.
+    pub fn insert_notification(
+        &mut self,
+        n: &IncomingNotification,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<Inserted, StoreError> {
+        let tx = self.conn.transaction()?;
+        let r = insert_one(&tx, n, now_ms, window_ms)?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    /// [`Self::insert_notification`] for many (a catch-up page), in one
+    /// transaction; one result per input, in order. Later inputs dedupe
+    /// against earlier ones.
+    pub fn insert_notifications(
+        &mut self,
+        ns: &[IncomingNotification],
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let r = ns
+            .iter()
+            .map(|n| insert_one(&tx, n, now_ms, window_ms))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(r)
+    }
+
+    /// Records that these notifications have been shown as popups.
+    pub fn mark_popped(&mut self, local_ids: &[i64]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st =
+                tx.prepare_cached("UPDATE notifications SET popped = 1 WHERE local_id = ?1")?;
+            for id in local_ids {
+                st.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks one notification read here only, without telling the server:
+    /// for rows the server has no id for. Rows with a server id go through
+    /// [`Self::enqueue`] with `OutboxOp::MarkRead` instead.
+    pub fn set_read_local(&mut self, local_id: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE notifications SET is_read = 1 WHERE local_id = ?1 AND is_read = 0",
+            )?
+            .execute([local_id])?;
+        Ok(())
+    }
+
+    pub fn notification(&self, local_id: i64) -> Result<Option<StoredNotification>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM notifications WHERE local_id = ?1"
+            ))?
+            .query_row([local_id], from_row)
+            .optional()?)
+    }
+
+    pub fn notification_by_server_id(
+        &self,
+        server_id: i64,
+    ) -> Result<Option<StoredNotification>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM notifications WHERE server_id = ?1"
+            ))?
+            .query_row([server_id], from_row)
+            .optional()?)
+    }
+
+    /// Newest first (by `local_id`), keyset-paged, optionally one kind and
+    /// only unread. Each filter combination has its own index, so a page
+    /// costs the same at row 20 and at row 1,000,000.
+    pub fn list_notifications(&self, q: &ListQuery) -> Result<Vec<StoredNotification>, StoreError> {
+        let before = q.before.unwrap_or(i64::MAX);
+        let limit = i64::from(q.limit.min(MAX_PAGE));
+        let filter = match (q.kind.is_some(), q.unread_only) {
+            (false, false) => "",
+            (false, true) => "AND is_read = 0",
+            (true, false) => "AND kind = ?3",
+            (true, true) => "AND kind = ?3 AND is_read = 0",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM notifications WHERE local_id < ?1 {filter}
+             ORDER BY local_id DESC LIMIT ?2"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = match q.kind {
+            Some(kind) => st.query_map(params![before, limit, kind.as_str()], from_row)?,
+            None => st.query_map(params![before, limit], from_row)?,
+        };
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Unread notifications, from the trigger-kept counters (O(1)).
+    pub fn unread_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(SUM(unread), 0) FROM notification_counts")?
+            .query_row([], |r| r.get(0))?;
+        Ok(count_from_sql(n))
+    }
+
+    /// All stored notifications, from the counters (O(1)).
+    pub fn notification_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(SUM(total), 0) FROM notification_counts")?
+            .query_row([], |r| r.get(0))?;
+        Ok(count_from_sql(n))
+    }
+
+    /// Unread notifications per kind (kinds with none are left out).
+    pub fn unread_by_kind(&self) -> Result<BTreeMap<NotificationKind, u64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT kind, unread FROM notification_counts WHERE unread > 0")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (kind, n) = row?;
+            *out.entry(NotificationKind::from_wire(&kind)).or_insert(0) += count_from_sql(n);
+        }
+        Ok(out)
+    }
+
+    /// The highest server id stored, if any.
+    pub fn max_server_id(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT MAX(server_id) FROM notifications WHERE server_id IS NOT NULL")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// True if a row has this server id and title (catch-up stops at the
+    /// first known item; a different title means the id was reused after a
+    /// server reset, so it is not known).
+    pub fn is_known(&self, server_id: i64, title: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM notifications WHERE server_id = ?1 AND title = ?2)",
+            )?
+            .query_row(params![server_id, title], |r| r.get(0))?)
+    }
+
+    /// Reads made elsewhere: rows with a server id in `[min_id, max_id]`
+    /// that are unread here but not in `server_unread_ids` become read.
+    /// Returns how many changed. Never marks anything unread.
+    pub fn reconcile_read_state(
+        &mut self,
+        min_id: i64,
+        max_id: i64,
+        server_unread_ids: &HashSet<i64>,
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let stale: Vec<i64> = {
+            let mut st = tx.prepare_cached(
+                "SELECT server_id FROM notifications
+                 WHERE server_id BETWEEN ?1 AND ?2 AND is_read = 0",
+            )?;
+            let ids = st.query_map([min_id, max_id], |r| r.get::<_, i64>(0))?;
+            let mut stale = Vec::new();
+            for id in ids {
+                let id = id?;
+                if !server_unread_ids.contains(&id) {
+                    stale.push(id);
+                }
+            }
+            stale
+        };
+        {
+            let mut st =
+                tx.prepare_cached("UPDATE notifications SET is_read = 1 WHERE server_id = ?1")?;
+            for id in &stale {
+                st.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(stale.len() as u64)
+    }
+}
+
+fn insert_one(
+    tx: &Connection,
+    n: &IncomingNotification,
+    now_ms: i64,
+    window_ms: i64,
+) -> Result<Inserted, StoreError> {
+    let window = window_ms.max(0);
+    let (from, to) = (now_ms.saturating_sub(window), now_ms.saturating_add(window));
+    match n.id {
+        Some(server_id) => {
+            let same_id: Option<(i64, String)> = tx
+                .prepare_cached("SELECT local_id, title FROM notifications WHERE server_id = ?1")?
+                .query_row([server_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((local_id, title)) = same_id {
+                if title == n.title {
+                    merge_into(tx, local_id, Some(server_id), n)?;
+                    return Ok(Inserted::Duplicate(local_id));
+                }
+                tracing::info!(
+                    server_id,
+                    "a server id came back with another title (server database reset?): \
+                     keeping the old notification without its id"
+                );
+                tx.prepare_cached("UPDATE notifications SET server_id = NULL WHERE local_id = ?1")?
+                    .execute([local_id])?;
+            }
+            if let Some(local_id) = find_twin(tx, n, from, to, true)? {
+                tx.prepare_cached("UPDATE notifications SET server_id = ?2 WHERE local_id = ?1")?
+                    .execute([local_id, server_id])?;
+                merge_into(tx, local_id, Some(server_id), n)?;
+                return Ok(Inserted::Duplicate(local_id));
+            }
+        }
+        None => {
+            if let Some(local_id) = find_twin(tx, n, from, to, false)? {
+                merge_into(tx, local_id, None, n)?;
+                return Ok(Inserted::Duplicate(local_id));
+            }
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO notifications
+             (server_id, title, body, kind, data, created_at, received_at, is_read, popped)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+    )?
+    .execute(params![
+        n.id,
+        n.title,
+        n.body,
+        n.kind.as_str(),
+        data_to_sql(&n.data),
+        time_to_sql(n.created_at),
+        now_ms,
+        n.is_read.unwrap_or(false),
+    ])?;
+    Ok(Inserted::New(tx.last_insert_rowid()))
+}
+
+/// A row with the same kind, title and body received within the window;
+/// `unnumbered_only` limits it to rows without a server id.
+fn find_twin(
+    tx: &Connection,
+    n: &IncomingNotification,
+    from_ms: i64,
+    to_ms: i64,
+    unnumbered_only: bool,
+) -> Result<Option<i64>, StoreError> {
+    let sql = if unnumbered_only {
+        "SELECT local_id FROM notifications
+         WHERE kind = ?1 AND title = ?2 AND received_at BETWEEN ?3 AND ?4
+           AND body = ?5 AND server_id IS NULL
+         ORDER BY local_id LIMIT 1"
+    } else {
+        "SELECT local_id FROM notifications
+         WHERE kind = ?1 AND title = ?2 AND received_at BETWEEN ?3 AND ?4
+           AND body = ?5
+         ORDER BY local_id LIMIT 1"
+    };
+    Ok(tx
+        .prepare_cached(sql)?
+        .query_row(
+            params![n.kind.as_str(), n.title, from_ms, to_ms, n.body],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Rule 1's updates of a stored row from a duplicate.
+fn merge_into(
+    tx: &Connection,
+    local_id: i64,
+    server_id: Option<i64>,
+    n: &IncomingNotification,
+) -> Result<(), StoreError> {
+    match n.is_read {
+        Some(true) => {
+            tx.prepare_cached(
+                "UPDATE notifications SET is_read = 1 WHERE local_id = ?1 AND is_read = 0",
+            )?
+            .execute([local_id])?;
+        }
+        Some(false) if !read_intent_pending(tx, server_id)? => {
+            tx.prepare_cached(
+                "UPDATE notifications SET is_read = 0 WHERE local_id = ?1 AND is_read = 1",
+            )?
+            .execute([local_id])?;
+        }
+        _ => {}
+    }
+    if !n.data.is_empty() {
+        tx.prepare_cached(
+            "UPDATE notifications SET data = ?2 WHERE local_id = ?1 AND data IN ('', '{}')",
+        )?
+        .execute(params![local_id, data_to_sql(&n.data)])?;
+    }
+    if let Some(created_at) = time_to_sql(n.created_at) {
+        tx.prepare_cached(
+            "UPDATE notifications SET created_at = ?2 WHERE local_id = ?1 AND created_at IS NULL",
+        )?
+        .execute(params![local_id, created_at])?;
+    }
+    Ok(())
+}
+
+/// True when the outbox still holds a "mark read" that covers this row: a
+/// server answer saying "unread" is then older than the user's intent.
+fn read_intent_pending(tx: &Connection, server_id: Option<i64>) -> Result<bool, StoreError> {
+    // CASE keeps json_extract away from a payload damaged on disk.
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE kind = 'mark_all_read'
+                OR (kind = 'mark_read' AND ?1 IS NOT NULL AND
+                    CASE WHEN json_valid(payload)
+                         THEN json_extract(payload, '$.server_id') END = ?1))",
+        )?
+        .query_row([server_id], |r| r.get(0))?)
+}
+
+fn data_to_sql(data: &Map<String, Value>) -> String {
+    // A map of JSON values always serialises; the fallback is for form.
+    serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredNotification> {
+    let kind: String = r.get(4)?;
+    let data: String = r.get(5)?;
+    Ok(StoredNotification {
+        local_id: r.get(0)?,
+        server_id: r.get(1)?,
+        title: r.get(2)?,
+        body: r.get(3)?,
+        kind: NotificationKind::from_wire(&kind),
+        data: match serde_json::from_str(&data) {
+            Ok(Value::Object(m)) => m,
+            _ => {
+                tracing::warn!("ignoring unreadable stored notification data");
+                Map::new()
+            }
+        },
+        created_at: time_from_sql(r.get(6)?),
+        received_at_ms: r.get(7)?,
+        is_read: r.get(8)?,
+        popped: r.get(9)?,
+    })
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::store::OutboxOp;
+    use std::time::Instant;
+
+    pub(crate) fn incoming(id: Option<i64>, title: &str, body: &str) -> IncomingNotification {
+        IncomingNotification {
+            id,
+            title: title.into(),
+            body: body.into(),
+            kind: NotificationKind::Booking,
+            data: Map::new(),
+            created_at: None,
+            is_read: None,
+        }
+    }
+
+    const WINDOW: i64 = 10_000;
+
+    /// The counters must always equal a real count.
+    pub(crate) fn assert_counters_consistent(s: &Store) {
+        let (total, unread): (i64, i64) = s
+            .conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(is_read = 0), 0) FROM notifications",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(s.notification_count().unwrap(), total as u64, "total");
+        assert_eq!(s.unread_count().unwrap(), unread as u64, "unread");
+        let by_kind: u64 = s.unread_by_kind().unwrap().values().sum();
+        assert_eq!(by_kind, unread as u64, "unread by kind");
+    }
+
+    #[test]
+    fn same_server_id_and_title_is_a_duplicate_that_takes_read_state_and_data() {
+        let mut s = Store::open_in_memory().unwrap();
+        let first = s
+            .insert_notification(&incoming(Some(7), "New booking", "Tom"), 1000, WINDOW)
+            .unwrap();
+        let Inserted::New(local) = first else {
+            panic!("{first:?}")
+        };
+        let mut again = incoming(Some(7), "New booking", "Tom (edited body)");
+        again.is_read = Some(true);
+        again.data.insert("booking_id".into(), 3.into());
+        again.created_at = crate::protocol::parse_time("2026-01-02T03:04:05Z");
+        // Long after the window: server ids match regardless of time.
+        let r = s.insert_notification(&again, 1_000_000, WINDOW).unwrap();
+        assert_eq!(r, Inserted::Duplicate(local));
+        let n = s.notification(local).unwrap().unwrap();
+        assert!(n.is_read);
+        assert_eq!(n.data["booking_id"], 3);
+        assert_eq!(n.created_at, again.created_at);
+        assert_eq!(n.body, "Tom", "content is not rewritten");
+        assert_eq!(s.notification_count().unwrap(), 1);
+
+        // Stored data is kept when the incoming has other data.
+        let mut third = incoming(Some(7), "New booking", "Tom");
+        third.data.insert("booking_id".into(), 99.into());
+        third.is_read = Some(false);
+        s.insert_notification(&third, 1_000_001, WINDOW).unwrap();
+        let n = s.notification(local).unwrap().unwrap();
+        assert_eq!(n.data["booking_id"], 3);
+        assert!(
+            !n.is_read,
+            "the server says unread again and no local intent says otherwise"
+        );
+        assert_counters_consistent(&s);
+    }
+
+    #[test]
+    fn a_stale_unread_answer_does_not_undo_an_unsent_mark_read() {
+        let mut s = Store::open_in_memory().unwrap();
+        let local = s
+            .insert_notification(&incoming(Some(7), "t", "b"), 0, WINDOW)
+            .unwrap()
+            .local_id();
+        s.enqueue(&OutboxOp::MarkRead { server_id: 7 }, 1).unwrap();
+        let mut stale = incoming(Some(7), "t", "b");
+        stale.is_read = Some(false);
+        s.insert_notification(&stale, 2, WINDOW).unwrap();
+        assert!(s.notification(local).unwrap().unwrap().is_read);
+        assert_eq!(s.unread_count().unwrap(), 0);
+        assert_counters_consistent(&s);
+    }
+
+    #[test]
+    fn a_reused_server_id_with_another_title_keeps_the_old_row_detached() {
+        let mut s = Store::open_in_memory().unwrap();
+        let old = s
+            .insert_notification(&incoming(Some(1), "Before reset", "x"), 0, WINDOW)
+            .unwrap()
+            .local_id();
+        assert!(s.is_known(1, "Before reset").unwrap());
+        let r = s
+            .insert_notification(&incoming(Some(1), "After reset", "y"), 50_000, WINDOW)
+            .unwrap();
+        let Inserted::New(new) = r else {
+            panic!("{r:?}")
+        };
+        assert_ne!(new, old);
+        let old_row = s.notification(old).unwrap().unwrap();
+        assert_eq!(old_row.server_id, None);
+        assert_eq!(old_row.title, "Before reset");
+        assert_eq!(
+            s.notification_by_server_id(1).unwrap().unwrap().local_id,
+            new
+        );
+        assert!(!s.is_known(1, "Before reset").unwrap());
+        assert!(s.is_known(1, "After reset").unwrap());
+        assert_eq!(s.notification_count().unwrap(), 2);
+        assert_counters_consistent(&s);
+    }
+
+    #[test]
+    fn a_live_item_without_id_takes_the_id_when_rest_brings_it_within_the_window() {
+        let mut s = Store::open_in_memory().unwrap();
+        let live = s
+            .insert_notification(&incoming(None, "New message", "Hi"), 1_000, WINDOW)
+            .unwrap();
+        assert!(live.is_new());
+        let mut rest = incoming(Some(42), "New message", "Hi");
+        rest.is_read = Some(false);
+        let r = s.insert_notification(&rest, 5_000, WINDOW).unwrap();
+        assert_eq!(r, Inserted::Duplicate(live.local_id()));
+        assert_eq!(
+            s.notification(live.local_id()).unwrap().unwrap().server_id,
+            Some(42)
+        );
+        assert_eq!(s.max_server_id().unwrap(), Some(42));
+    }
+
+    #[test]
+    fn an_id_is_not_attached_outside_the_window_or_across_kinds_or_bodies() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.insert_notification(&incoming(None, "T", "B"), 0, WINDOW)
+            .unwrap();
+        // Too late.
+        assert!(s
+            .insert_notification(&incoming(Some(1), "T", "B"), WINDOW + 1, WINDOW)
+            .unwrap()
+            .is_new());
+        s.insert_notification(&incoming(None, "T", "B"), 100_000, WINDOW)
+            .unwrap();
+        // Another kind.
+        let mut other_kind = incoming(Some(2), "T", "B");
+        other_kind.kind = NotificationKind::Message;
+        assert!(s
+            .insert_notification(&other_kind, 100_001, WINDOW)
+            .unwrap()
+            .is_new());
+        // Another body.
+        assert!(s
+            .insert_notification(&incoming(Some(3), "T", "B2"), 100_002, WINDOW)
+            .unwrap()
+            .is_new());
+        // Same content: attaches to the unnumbered row, not to row 1.
+        assert_eq!(
+            s.insert_notification(&incoming(Some(4), "T", "B"), 100_003, WINDOW)
+                .unwrap(),
+            Inserted::Duplicate(3)
+        );
+    }
+
+    #[test]
+    fn an_id_attaches_only_to_a_row_without_one() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.insert_notification(&incoming(Some(1), "T", "B"), 0, WINDOW)
+            .unwrap();
+        // Same content, another id, within the window: a second real event.
+        assert!(s
+            .insert_notification(&incoming(Some(2), "T", "B"), 10, WINDOW)
+            .unwrap()
+            .is_new());
+    }
+
+    #[test]
+    fn an_item_without_id_is_a_duplicate_of_same_content_within_the_window_only() {
+        let mut s = Store::open_in_memory().unwrap();
+        let first = s
+            .insert_notification(&incoming(Some(9), "T", "B"), 0, WINDOW)
+            .unwrap();
+        assert_eq!(
+            s.insert_notification(&incoming(None, "T", "B"), WINDOW, WINDOW)
+                .unwrap(),
+            Inserted::Duplicate(first.local_id())
+        );
+        assert!(s
+            .insert_notification(&incoming(None, "T", "B"), WINDOW + 1, WINDOW)
+            .unwrap()
+            .is_new());
+        assert!(s
+            .insert_notification(&incoming(None, "T", "other"), WINDOW + 2, WINDOW)
+            .unwrap()
+            .is_new());
+    }
+
+    #[test]
+    fn new_rows_take_the_incoming_read_state() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mut read = incoming(Some(1), "a", "b");
+        read.is_read = Some(true);
+        let r = s.insert_notification(&read, 0, WINDOW).unwrap();
+        assert!(s.notification(r.local_id()).unwrap().unwrap().is_read);
+        let r = s
+            .insert_notification(&incoming(Some(2), "c", "d"), 0, WINDOW)
+            .unwrap();
+        assert!(!s.notification(r.local_id()).unwrap().unwrap().is_read);
+        assert_eq!(s.unread_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_batch_is_stored_in_order_and_dedupes_within_itself() {
+        let mut s = Store::open_in_memory().unwrap();
+        let batch = vec![
+            incoming(Some(1), "a", "x"),
+            incoming(Some(2), "b", "x"),
+            incoming(Some(1), "a", "x"),
+            incoming(None, "b", "x"),
+        ];
+        let r = s.insert_notifications(&batch, 0, WINDOW).unwrap();
+        assert_eq!(
+            r,
+            vec![
+                Inserted::New(1),
+                Inserted::New(2),
+                Inserted::Duplicate(1),
+                Inserted::Duplicate(2)
+            ]
+        );
+    }
+
+    #[test]
+    fn mark_popped_is_recorded() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s
+            .insert_notification(&incoming(Some(1), "a", "x"), 0, WINDOW)
+            .unwrap()
+            .local_id();
+        let b = s
+            .insert_notification(&incoming(Some(2), "b", "x"), 0, WINDOW)
+            .unwrap()
+            .local_id();
+        s.mark_popped(&[a, 12345]).unwrap();
+        assert!(s.notification(a).unwrap().unwrap().popped);
+        assert!(!s.notification(b).unwrap().unwrap().popped);
+    }
+
+    fn filled(n: i64) -> Store {
+        let mut s = Store::open_in_memory().unwrap();
+        let kinds = NotificationKind::ALL;
+        let batch: Vec<_> = (1..=n)
+            .map(|i| {
+                let mut x = incoming(Some(i), &format!("t{i}"), "b");
+                x.kind = kinds[(i as usize) % kinds.len()];
+                x.is_read = Some(i % 3 == 0);
+                x
+            })
+            .collect();
+        s.insert_notifications(&batch, 0, WINDOW).unwrap();
+        s
+    }
+
+    #[test]
+    fn list_is_newest_first_and_keyset_pages_cover_everything_once() {
+        let s = filled(103);
+        for kind in [None, Some(NotificationKind::Booking)] {
+            for unread_only in [false, true] {
+                let mut seen = Vec::new();
+                let mut before = None;
+                loop {
+                    let page = s
+                        .list_notifications(&ListQuery {
+                            kind,
+                            unread_only,
+                            before,
+                            limit: 10,
+                        })
+                        .unwrap();
+                    if page.is_empty() {
+                        break;
+                    }
+                    assert!(page.len() <= 10);
+                    before = page.last().map(|n| n.local_id);
+                    seen.extend(page);
+                }
+                let expected: Vec<i64> = (1..=103)
+                    .rev()
+                    .filter(|i| kind.is_none_or(|k| NotificationKind::ALL[(*i as usize) % 6] == k))
+                    .filter(|i| !unread_only || i % 3 != 0)
+                    .collect();
+                let got: Vec<i64> = seen.iter().map(|n| n.local_id).collect();
+                assert_eq!(got, expected, "kind {kind:?} unread_only {unread_only}");
+                assert!(seen.iter().all(|n| !unread_only || !n.is_read));
+            }
+        }
+    }
+
+    #[test]
+    fn list_limit_is_capped_and_zero_is_empty() {
+        let s = filled(5);
+        let q = ListQuery {
+            limit: 0,
+            ..ListQuery::default()
+        };
+        assert!(s.list_notifications(&q).unwrap().is_empty());
+        let q = ListQuery {
+            limit: u32::MAX,
+            ..ListQuery::default()
+        };
+        assert_eq!(s.list_notifications(&q).unwrap().len(), 5);
+    }
+
+    #[test]
+    fn every_list_and_lookup_query_uses_an_index_without_sorting() {
+        let s = filled(10);
+        let plan = |sql: &str| -> String {
+            let mut st = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>();
+            rows.join(" | ")
+        };
+        let lists = [
+            "WHERE local_id < 5",
+            "WHERE local_id < 5 AND is_read = 0",
+            "WHERE local_id < 5 AND kind = 'booking'",
+            "WHERE local_id < 5 AND kind = 'booking' AND is_read = 0",
+        ];
+        for w in lists {
+            let p = plan(&format!(
+                "SELECT {COLUMNS} FROM notifications {w} ORDER BY local_id DESC LIMIT 50"
+            ));
+            assert!(!p.contains("TEMP B-TREE"), "{w}: {p}");
+            assert!(
+                !p.contains("SCAN notifications") || w == lists[0],
+                "{w}: {p}"
+            );
+        }
+        let lookups = [
+            "SELECT local_id FROM notifications WHERE server_id = 3",
+            "SELECT MAX(server_id) FROM notifications WHERE server_id IS NOT NULL",
+            "SELECT local_id FROM notifications WHERE kind = 'booking' AND title = 't' \
+             AND received_at BETWEEN 0 AND 10 AND body = 'b' AND server_id IS NULL",
+            "SELECT server_id FROM notifications WHERE server_id BETWEEN 1 AND 5 AND is_read = 0",
+        ];
+        for q in lookups {
+            let p = plan(q);
+            assert!(p.contains("INDEX"), "{q}: {p}");
+            assert!(!p.contains("SCAN notifications"), "{q}: {p}");
+        }
+    }
+
+    #[test]
+    fn unread_counter_stays_right_through_insert_mark_mark_all_and_reconcile() {
+        let mut s = filled(60);
+        assert_counters_consistent(&s);
+        assert_eq!(s.unread_count().unwrap(), 40);
+
+        s.enqueue(&OutboxOp::MarkRead { server_id: 1 }, 0).unwrap();
+        assert_eq!(s.unread_count().unwrap(), 39);
+        assert_counters_consistent(&s);
+
+        // Marking an already read one changes nothing.
+        s.enqueue(&OutboxOp::MarkRead { server_id: 3 }, 0).unwrap();
+        assert_eq!(s.unread_count().unwrap(), 39);
+
+        s.set_read_local(2).unwrap();
+        assert_eq!(s.unread_count().unwrap(), 38);
+        assert_counters_consistent(&s);
+
+        // Server says only 4, 5 and 100 (unknown here) are unread within 1..=10.
+        let unread: HashSet<i64> = [4, 5, 100].into_iter().collect();
+        let changed = s.reconcile_read_state(1, 10, &unread).unwrap();
+        // Unread in 1..=10 before: 4,5,7,8,10 -> 7, 8, 10 change.
+        assert_eq!(changed, 3);
+        assert_eq!(s.unread_count().unwrap(), 35);
+        assert!(!s.notification_by_server_id(4).unwrap().unwrap().is_read);
+        assert!(s.notification_by_server_id(7).unwrap().unwrap().is_read);
+        assert!(!s.notification_by_server_id(11).unwrap().unwrap().is_read);
+        assert_counters_consistent(&s);
+
+        s.insert_notification(&incoming(None, "fresh", "x"), 0, WINDOW)
+            .unwrap();
+        assert_eq!(s.unread_count().unwrap(), 36);
+
+        s.enqueue(&OutboxOp::MarkAllRead, 0).unwrap();
+        assert_eq!(s.unread_count().unwrap(), 0);
+        assert!(s.unread_by_kind().unwrap().is_empty());
+        assert_counters_consistent(&s);
+        assert_eq!(s.notification_count().unwrap(), 61);
+    }
+
+    #[test]
+    fn damaged_fields_on_disk_read_as_defaults_not_panics() {
+        let mut s = Store::open_in_memory().unwrap();
+        let id = s
+            .insert_notification(&incoming(Some(1), "a", "b"), 0, WINDOW)
+            .unwrap()
+            .local_id();
+        s.conn
+            .execute(
+                "UPDATE notifications SET kind = 'alien', data = 'not json', created_at = 'yesterday'",
+                [],
+            )
+            .unwrap();
+        let n = s.notification(id).unwrap().unwrap();
+        assert_eq!(n.kind, NotificationKind::General);
+        assert!(n.data.is_empty());
+        assert_eq!(n.created_at, None);
+        assert_counters_consistent(&s);
+        // A column of the wrong type is an error, not a panic.
+        s.conn
+            .execute("UPDATE notifications SET title = x'00ff'", [])
+            .unwrap();
+        assert!(s.notification(id).is_err());
+    }
+
+    #[test]
+    fn a_database_damaged_mid_file_gives_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let mut s = Store::open(&path).unwrap();
+            let batch: Vec<_> = (1..=2000)
+                .map(|i| incoming(Some(i), &format!("title {i}"), &"body ".repeat(20)))
+                .collect();
+            s.insert_notifications(&batch, 0, WINDOW).unwrap();
+            s.conn
+                .pragma_update(None, "wal_checkpoint", "TRUNCATE")
+                .unwrap();
+        }
+        let len = std::fs::metadata(&path).unwrap().len();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let start = (len / 3) as usize;
+        for (i, b) in bytes[start..start + 40_000].iter_mut().enumerate() {
+            *b = (i * 7919 % 251) as u8;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        // Every call may fail, none may panic.
+        if let Ok(mut s) = Store::open(&path) {
+            let _ = s.list_notifications(&ListQuery::default());
+            let _ = s.list_notifications(&ListQuery {
+                before: Some(1500),
+                unread_only: true,
+                kind: Some(NotificationKind::Booking),
+                limit: 500,
+            });
+            let _ = s.unread_count();
+            let _ = s.max_server_id();
+            let _ = s.notification(1000);
+            let _ = s.insert_notification(&incoming(Some(5000), "n", "b"), 0, WINDOW);
+            let _ = s.enqueue(&OutboxOp::MarkAllRead, 0);
+            let _ = s.conversations(1);
+        }
+    }
+
+    /// Run with
+    /// `cargo test --release -p smarthunt-core --lib store::notifications::tests::million -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn million_rows_first_page_and_unread_count_stay_fast() {
+        const N: i64 = 1_000_000;
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("store.db")).unwrap();
+        let t = Instant::now();
+        // Bulk fill through SQL (the triggers still keep the counters);
+        // 3/4 unread, kinds spread evenly.
+        s.conn
+            .execute_batch(&format!(
+                "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < {N})
+                 INSERT INTO notifications
+                    (server_id, title, body, kind, data, created_at, received_at, is_read, popped)
+                 SELECT i, 'Notification ' || i, 'Body of notification number ' || i,
+                        CASE i % 6 WHEN 0 THEN 'booking' WHEN 1 THEN 'message'
+                             WHEN 2 THEN 'maintenance' WHEN 3 THEN 'property'
+                             WHEN 4 THEN 'review' ELSE 'general' END,
+                        '{{\"booking_id\":' || i || '}}', '2026-01-02T03:04:05Z', i, i % 4 = 0, 1
+                 FROM seq;"
+            ))
+            .unwrap();
+        println!("bulk insert of {N} rows: {:?}", t.elapsed());
+        assert_eq!(s.notification_count().unwrap(), N as u64);
+
+        // A fresh connection, as after a restart: nothing cached.
+        drop(s);
+        let mut s = Store::open(&dir.path().join("store.db")).unwrap();
+        let time = |label: &str, f: &mut dyn FnMut()| {
+            let t = Instant::now();
+            f();
+            let cold = t.elapsed();
+            let t = Instant::now();
+            for _ in 0..100 {
+                f();
+            }
+            println!("{label}: first {cold:?}, then {:?} each", t.elapsed() / 100);
+            cold
+        };
+        let mut worst = std::time::Duration::ZERO;
+        worst = worst.max(time("unread_count", &mut || {
+            assert_eq!(s.unread_count().unwrap(), 750_000);
+        }));
+        for (label, kind, unread_only) in [
+            ("first page, all", None, false),
+            ("first page, unread", None, true),
+            (
+                "first page, booking",
+                Some(NotificationKind::Booking),
+                false,
+            ),
+            (
+                "first page, booking unread",
+                Some(NotificationKind::Booking),
+                true,
+            ),
+        ] {
+            worst = worst.max(time(label, &mut || {
+                let page = s
+                    .list_notifications(&ListQuery {
+                        kind,
+                        unread_only,
+                        before: None,
+                        limit: 50,
+                    })
+                    .unwrap();
+                assert_eq!(page.len(), 50);
+            }));
+        }
+        time("page deep in the list (before = 500,000)", &mut || {
+            let page = s
+                .list_notifications(&ListQuery {
+                    before: Some(500_000),
+                    unread_only: true,
+                    ..ListQuery::default()
+                })
+                .unwrap();
+            assert_eq!(page.len(), 50);
+        });
+        time("max_server_id", &mut || {
+            assert_eq!(s.max_server_id().unwrap(), Some(N));
+        });
+        time("is_known", &mut || {
+            assert!(s
+                .is_known(N / 2, &format!("Notification {}", N / 2))
+                .unwrap());
+        });
+        // Real-world unread COUNT(*) for comparison with the counter.
+        time("COUNT(*) WHERE is_read = 0 (not used)", &mut || {
+            let _: i64 = s
+                .conn
+                .query_row(
+                    "SELECT COUNT(*) FROM notifications WHERE is_read = 0",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+        });
+        let t = Instant::now();
+        let mut next = N + 1;
+        for _ in 0..1000 {
+            s.insert_notification(&incoming(Some(next), "New", "x"), next, WINDOW)
+                .unwrap();
+            next += 1;
+        }
+        println!(
+            "insert_notification (own transaction each): {:?} each",
+            t.elapsed() / 1000
+        );
+        let t = Instant::now();
+        let batch: Vec<_> = (0..20)
+            .map(|i| incoming(Some(next + i), "Catch-up", "x"))
+            .collect();
+        s.insert_notifications(&batch, next, WINDOW).unwrap();
+        println!("insert_notifications, a page of 20: {:?}", t.elapsed());
+        let t = Instant::now();
+        s.enqueue(&OutboxOp::MarkAllRead, 0).unwrap();
+        println!("mark all read over 750k unread rows: {:?}", t.elapsed());
+        assert_eq!(s.unread_count().unwrap(), 0);
+        let t = Instant::now();
+        assert_counters_consistent(&s);
+        println!("full recount (test check only): {:?}", t.elapsed());
+        assert!(
+            worst < std::time::Duration::from_millis(20),
+            "a first page or the unread count took {worst:?}"
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! The database schema as an append-only list of migrations; never edit or reorder a released step, only add new ones.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+use rusqlite_migration::{MigrationDefinitionError, Migrations, M};
+
+use super::{is_corruption, StoreError};
+
+/// Version 1: the whole first schema.
+///
+/// Counters: `notification_counts` holds, per kind, how many notifications
+/// exist and how many are unread. Triggers keep it right inside whatever
+/// transaction changes `notifications`, so the unread count is one read of
+/// six rows instead of a COUNT over a million.
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE notifications (
+    local_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    server_id   INTEGER,
+    title       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    data        TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT,
+    received_at INTEGER NOT NULL,
+    is_read     INTEGER NOT NULL DEFAULT 0 CHECK (is_read IN (0, 1)),
+    popped      INTEGER NOT NULL DEFAULT 0 CHECK (popped IN (0, 1))
+);
+CREATE UNIQUE INDEX notifications_by_server_id
+    ON notifications (server_id) WHERE server_id IS NOT NULL;
+CREATE INDEX notifications_by_read ON notifications (is_read, local_id);
+CREATE INDEX notifications_by_kind ON notifications (kind, local_id);
+CREATE INDEX notifications_by_kind_read ON notifications (kind, is_read, local_id);
+-- Content dedupe: equality on kind and title, a range on received_at; the
+-- body is compared on the few rows in the window (keeping it out of the
+-- index halves the index's size).
+CREATE INDEX notifications_by_content ON notifications (kind, title, received_at);
+
+CREATE TABLE notification_counts (
+    kind   TEXT PRIMARY KEY NOT NULL,
+    total  INTEGER NOT NULL DEFAULT 0,
+    unread INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TRIGGER notification_counts_on_insert AFTER INSERT ON notifications
+BEGIN
+    INSERT INTO notification_counts (kind, total, unread)
+        VALUES (NEW.kind, 1, NEW.is_read = 0)
+        ON CONFLICT (kind) DO UPDATE SET
+            total = total + 1,
+            unread = unread + excluded.unread;
+END;
+
+CREATE TRIGGER notification_counts_on_delete AFTER DELETE ON notifications
+BEGIN
+    UPDATE notification_counts
+        SET total = total - 1, unread = unread - (OLD.is_read = 0)
+        WHERE kind = OLD.kind;
+END;
+
+CREATE TRIGGER notification_counts_on_update AFTER UPDATE OF is_read, kind ON notifications
+    WHEN OLD.is_read IS NOT NEW.is_read OR OLD.kind IS NOT NEW.kind
+BEGIN
+    UPDATE notification_counts
+        SET total = total - 1, unread = unread - (OLD.is_read = 0)
+        WHERE kind = OLD.kind;
+    INSERT INTO notification_counts (kind, total, unread)
+        VALUES (NEW.kind, 1, NEW.is_read = 0)
+        ON CONFLICT (kind) DO UPDATE SET
+            total = total + 1,
+            unread = unread + excluded.unread;
+END;
+
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'in_flight')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    created_at_ms   INTEGER NOT NULL,
+    last_attempt_ms INTEGER,
+    last_error      TEXT
+);
+
+CREATE TABLE people (
+    user_id INTEGER PRIMARY KEY NOT NULL,
+    name    TEXT NOT NULL
+);
+
+-- Every row involves the account owner; `peer_id` is the other party, so
+-- threads and conversations need no OR over sender and recipient.
+-- `sender_id` NULL means the owner, for a send still in the outbox (the
+-- store does not know the owner's id until the server answers).
+-- `at_ms` orders a thread: the server's time when known, else arrival.
+CREATE TABLE chat_messages (
+    local_id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    server_id      INTEGER,
+    sender_id      INTEGER,
+    recipient_id   INTEGER NOT NULL,
+    peer_id        INTEGER NOT NULL,
+    content        TEXT NOT NULL,
+    sent_at        TEXT,
+    at_ms          INTEGER NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    is_read        INTEGER NOT NULL DEFAULT 0 CHECK (is_read IN (0, 1)),
+    property_id    INTEGER,
+    outbox_id      INTEGER REFERENCES outbox (id) ON DELETE CASCADE
+);
+CREATE UNIQUE INDEX chat_by_server_id
+    ON chat_messages (server_id) WHERE server_id IS NOT NULL;
+CREATE INDEX chat_by_peer ON chat_messages (peer_id, at_ms, local_id);
+CREATE INDEX chat_by_outbox ON chat_messages (outbox_id) WHERE outbox_id IS NOT NULL;
+"#;
+
+/// Append only. A released step is never edited: add a new one.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1)])
+}
+
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    migrations().to_latest(conn).map_err(|e| match e {
+        rusqlite_migration::Error::MigrationDefinition(
+            MigrationDefinitionError::DatabaseTooFarAhead,
+        ) => StoreError::TooNew {
+            path: path.to_owned(),
+        },
+        rusqlite_migration::Error::RusqliteError { err, .. } if is_corruption(&err) => {
+            StoreError::Corrupt {
+                path: path.to_owned(),
+                source: err,
+            }
+        }
+        other => StoreError::Migration(other),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn reopening_a_migrated_file_keeps_the_version_and_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let mut s = Store::open(&path).unwrap();
+            s.set_meta("k", "v").unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let version: i64 = s
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+        assert_eq!(migrations().pending_migrations(&s.conn).unwrap(), 0);
+        assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_app_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let s = Store::open(&path).unwrap();
+            s.conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
+        assert!(err.to_string().contains("newer version"));
+    }
+}

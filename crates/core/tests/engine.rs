@@ -1,0 +1,503 @@
+//! The engine against a real dev server over real sockets, in both server
+//! variants: what a user would notice (popups, the unread count, the list,
+//! the connection state) when the server behaves and when it does not.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{fast_tuning, is_signed_out, Harness};
+use serde_json::json;
+use smarthunt_core::connection::{ConnectionState, ServerVariant};
+use smarthunt_core::ports::{PopupAction, PopupKey};
+use smarthunt_core::protocol::NotificationKind;
+use smarthunt_core::store::ListQuery;
+use smarthunt_devserver::{Variant, LANDLORD, TENANT};
+
+fn all() -> ListQuery {
+    ListQuery {
+        kind: None,
+        unread_only: false,
+        before: None,
+        limit: 100_000,
+    }
+}
+
+fn titles(s: &smarthunt_core::store::Store) -> Vec<String> {
+    s.list_notifications(&all())
+        .map(|v| v.into_iter().map(|n| n.title).collect())
+        .unwrap_or_default()
+}
+
+async fn signed_in(variant: Variant, user: (&str, &str)) -> Harness {
+    let mut h = Harness::new(variant).await;
+    h.login(user, false).await;
+    h.start_engine(fast_tuning());
+    h.wait_connected().await;
+    h
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_server_notification_pops_up_is_stored_and_counted() {
+    let h = signed_in(Variant::Documented, LANDLORD).await;
+    h.wait_status("documented variant", |s| {
+        s.connection
+            == ConnectionState::Connected {
+                variant: ServerVariant::Documented,
+            }
+    })
+    .await;
+    let before = h.engine().status().borrow().unread;
+    h.notify("landlord", "Pipe burst in flat 2", "maintenance")
+        .await;
+    let popups = h
+        .wait_popups("the maintenance popup", |p| {
+            p.iter().any(|p| p.title == "Pipe burst in flat 2")
+        })
+        .await;
+    let popup = popups
+        .iter()
+        .find(|p| p.title == "Pipe burst in flat 2")
+        .unwrap();
+    assert!(matches!(popup.key, PopupKey::Notification(_)));
+    assert!(popup.actions.contains(&PopupAction::MarkRead));
+    h.wait_status("unread count +1", |s| s.unread == before + 1)
+        .await;
+    h.wait_store("stored", titles, |t| {
+        t.first().map(String::as_str) == Some("Pipe burst in flat 2")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_server_is_detected_and_notify_frames_work() {
+    let h = signed_in(Variant::Legacy, TENANT).await;
+    h.wait_status("legacy variant", |s| {
+        s.connection
+            == ConnectionState::Connected {
+                variant: ServerVariant::Legacy,
+            }
+    })
+    .await;
+    h.notify("tenant", "Your booking was approved", "booking")
+        .await;
+    h.wait_popups("the booking popup", |p| {
+        p.iter().any(|p| p.title == "Your booking was approved")
+    })
+    .await;
+    // The legacy consumer sends no unread_count: the count comes from REST.
+    h.wait_status("unread from stats", |s| s.unread >= 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_server_frame_type_is_handled_without_dropping_the_connection() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    for frame in [
+        json!({"type":"booking_update","booking_id":1,"action":"approved","status":"approved","property_id":1,"property_title":"Loft","tenant_id":2,"landlord_id":1,"timestamp":"2026-01-01T00:00:00Z"}),
+        json!({"type":"chat_message","message_id":900,"sender_id":1,"sender_name":"Lana Landlord","recipient_id":2,"content":"Keys are under the mat","timestamp":"2026-01-01T00:00:00Z","property_id":1}),
+        json!({"type":"unread_count","count":"7"}),
+        json!({"type":"pong","timestamp":"now"}),
+        json!({"type":"mark_read_response","notification_id":1,"success":true}),
+        json!({"type":"mark_all_read_response","marked_count":0}),
+        json!({"type":"error","message":"mark_all_read failed"}),
+        json!({"type":"maintenance_update","maintenance_id":3}),
+        json!({"type":"chat.message","message":"x","sender_id":5,"receiver_id":6}),
+        json!({"type":"notify","title":"From an old consumer","body":"b","notification_type":"general","notification_id":null,"timestamp":"{\"timestamp\": \"now\"}"}),
+    ] {
+        h.control("event", json!({"username":"tenant","frame":frame}))
+            .await;
+    }
+    h.wait_status("unread_count frame applied", |s| s.unread == 7)
+        .await;
+    h.wait_popups("the notify frame", |p| {
+        p.iter().any(|p| p.title == "From an old consumer")
+    })
+    .await;
+    // The chat frame between the tenant and the landlord is kept, with the name.
+    let convs = h
+        .wait_store(
+            "chat stored",
+            |s| s.conversations(2).unwrap_or_default(),
+            |c| !c.is_empty(),
+        )
+        .await;
+    assert_eq!(convs[0].other_id, 1);
+    assert_eq!(convs[0].other_name.as_deref(), Some("Lana Landlord"));
+    // A chat frame between two other users is never shown.
+    h.control("event", json!({"username":"tenant","frame":{"type":"chat_message","message_id":901,"sender_id":5,"sender_name":"Eve","recipient_id":6,"content":"not for you","timestamp":"2026-01-01T00:00:00Z"}})).await;
+    h.notify("tenant", "after the junk", "general").await;
+    h.wait_popups("still connected", |p| {
+        p.iter().any(|p| p.title == "after the junk")
+    })
+    .await;
+    let convs = h.engine().query(|s| s.conversations(2)).await.unwrap();
+    assert!(convs.iter().all(|c| c.other_id != 5 && c.other_id != 6));
+    assert!(h.engine().status().borrow().connection.is_connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_are_skipped_and_oversized_frames_reconnect() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    for junk in [
+        "{",
+        "[]",
+        "null",
+        "{\"type\":42}",
+        "{\"no\":\"type\"}",
+        "\u{0}\u{1}",
+    ] {
+        h.control("raw", json!({"username":"tenant","text":junk}))
+            .await;
+    }
+    h.notify("tenant", "after junk", "general").await;
+    h.wait_popups("the notification after junk", |p| {
+        p.iter().any(|p| p.title == "after junk")
+    })
+    .await;
+    let before = h.server_stats().await["handshakes_total"].as_u64().unwrap();
+    let big = "x".repeat(2 * 1024 * 1024);
+    h.control("raw", json!({"username":"tenant","text":big}))
+        .await;
+    // The socket is closed and opened again by itself.
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while h.server_stats().await["handshakes_total"].as_u64().unwrap() <= before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no reconnect after an oversized frame"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.wait_connected().await;
+    h.notify("tenant", "after the big frame", "general").await;
+    h.wait_popups("the notification after reconnect", |p| {
+        p.iter().any(|p| p.title == "after the big frame")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_1011_close_reconnects_and_catches_up() {
+    let h = signed_in(Variant::Legacy, LANDLORD).await;
+    // The legacy consumer dies with 1011 on a chat_message event.
+    h.control(
+        "message",
+        json!({"from":"tenant","to":"landlord","content":"Is the flat free in May?"}),
+    )
+    .await;
+    h.notify("landlord", "Sent right after the 1011", "property")
+        .await;
+    h.wait_popups("the notification after the 1011", |p| {
+        p.iter().any(|p| p.title == "Sent right after the 1011")
+    })
+    .await;
+    h.wait_connected().await;
+    let t = h.engine().query(|s| Ok(titles(s))).await.unwrap();
+    assert_eq!(
+        t.iter()
+            .filter(|t| *t == "Sent right after the 1011")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_server_restart_without_losing_or_duplicating_notifications() {
+    let db = tempfile::tempdir().unwrap();
+    let mut h = Harness::with_config(smarthunt_devserver::DevServerConfig {
+        db_path: Some(db.path().join("server.db")),
+        ..Default::default()
+    })
+    .await;
+    h.login(TENANT, false).await;
+    h.start_engine(fast_tuning());
+    h.wait_connected().await;
+    h.notify("tenant", "before the outage", "general").await;
+    h.wait_popups("first", |p| {
+        p.iter().any(|p| p.title == "before the outage")
+    })
+    .await;
+
+    h.stop_server().await;
+    h.wait_status("offline", |s| {
+        matches!(s.connection, ConnectionState::Reconnecting { .. })
+    })
+    .await;
+    h.restart_server().await;
+    // Created while we were away (the server is up, we may not be yet).
+    for i in 0..25 {
+        h.notify("tenant", &format!("missed {i}"), "message").await;
+    }
+    h.wait_connected().await;
+    let t = h
+        .wait_store("all 25 caught up", titles, |t| {
+            (0..25).all(|i| t.contains(&format!("missed {i}")))
+        })
+        .await;
+    for i in 0..25 {
+        assert_eq!(
+            t.iter().filter(|x| **x == format!("missed {i}")).count(),
+            1,
+            "missed {i} stored once"
+        );
+    }
+    assert_eq!(t.iter().filter(|x| *x == "before the outage").count(), 1);
+    // 25 at once is a summary, not 25 popups.
+    let popups = h.notifier.popups();
+    let individual = popups
+        .iter()
+        .filter(|p| p.title.starts_with("missed"))
+        .count();
+    assert!(
+        individual <= 3,
+        "{individual} individual popups for a catch-up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_403_refreshes_once_then_signs_out_without_hammering() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    // The server now refuses every handshake and every refresh.
+    h.control("reject_handshakes", json!({"status":403})).await;
+    h.control("fail_refresh", json!({"status":401})).await;
+    h.control("close", json!({"code":1011})).await;
+    h.wait_status("signed out", is_signed_out).await;
+    let stats = h.server_stats().await;
+    let handshakes = stats["handshakes_total"].as_u64().unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let later = h.server_stats().await;
+    assert_eq!(
+        later["handshakes_total"].as_u64().unwrap(),
+        handshakes,
+        "no attempts after signing out"
+    );
+    assert!(later["refresh_requests"].as_u64().unwrap() <= 2);
+    // The user is told.
+    h.wait_popups("signed-out popup", |p| {
+        p.iter().any(|p| p.key == PopupKey::Account)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_access_token_is_refreshed_and_the_connection_resumes() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    h.control("revoke_access_tokens", json!({})).await;
+    h.control("close", json!({"code":1011})).await;
+    h.wait_status("reconnecting", |s| !s.connection.is_connected())
+        .await;
+    h.wait_connected().await;
+    h.notify("tenant", "after refresh", "general").await;
+    h.wait_popups("popup after refresh", |p| {
+        p.iter().any(|p| p.title == "after refresh")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_failing_with_5xx_does_not_sign_the_user_out() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    h.control("revoke_access_tokens", json!({})).await;
+    h.control("fail_refresh", json!({"status":503})).await;
+    h.control("close", json!({"code":1011})).await;
+    // It keeps retrying (reconnecting), never signed out.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < deadline {
+        assert!(!is_signed_out(&h.engine().status().borrow()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.control("fail_refresh", json!({"status":null})).await;
+    h.wait_connected().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stay_signed_in_signs_in_again_when_the_refresh_token_is_refused() {
+    let mut h = Harness::new(Variant::Documented).await;
+    h.login(TENANT, true).await;
+    h.start_engine(fast_tuning());
+    h.wait_connected().await;
+    h.control("revoke_access_tokens", json!({})).await;
+    h.control("fail_refresh", json!({"status":401})).await;
+    h.control("close", json!({"code":1011})).await;
+    h.wait_status("reconnecting", |s| !s.connection.is_connected())
+        .await;
+    h.wait_connected().await;
+    assert!(!is_signed_out(&h.engine().status().borrow()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_connection_is_detected_and_replaced() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    h.control("stall", json!({"stalled":true})).await;
+    h.wait_status("dead socket noticed", |s| !s.connection.is_connected())
+        .await;
+    h.control("stall", json!({"stalled":false})).await;
+    h.wait_connected().await;
+    h.notify("tenant", "after the stall", "general").await;
+    h.wait_popups("popup after the stall", |p| {
+        p.iter().any(|p| p.title == "after the stall")
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_of_10000_gives_bounded_popups_and_memory() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    let rss_before = rss_kib();
+    let started = std::time::Instant::now();
+    h.control(
+        "flood",
+        json!({"username":"tenant","count":10000,"notification_type":"booking"}),
+    )
+    .await;
+    h.wait_store(
+        "all 10,000 stored",
+        |s| s.notification_count().unwrap_or(0),
+        |n| *n >= 10_000,
+    )
+    .await;
+    let popups = h.notifier.popups();
+    let individual = popups
+        .iter()
+        .filter(|p| matches!(p.key, PopupKey::Notification(_)))
+        .count();
+    assert!(individual <= 3, "{individual} individual popups in a flood");
+    // The summary replaces itself, and at most every 2 s.
+    let summaries = popups
+        .iter()
+        .filter(|p| p.key == PopupKey::Summary(NotificationKind::Booking))
+        .count();
+    assert!(summaries >= 1, "a summary is shown");
+    let bound = 2 + started.elapsed().as_secs() as usize / 2;
+    assert!(
+        summaries <= bound,
+        "{summaries} summary updates (bound {bound})"
+    );
+    let grown = rss_kib().saturating_sub(rss_before);
+    assert!(grown < 200 * 1024, "RSS grew by {grown} KiB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_made_elsewhere_reach_the_badge() {
+    let h = signed_in(Variant::Legacy, TENANT).await;
+    for i in 0..3 {
+        h.notify("tenant", &format!("unread {i}"), "general").await;
+    }
+    h.wait_status("3 unread", |s| s.unread >= 3).await;
+    h.control("read_elsewhere", json!({"username":"tenant"}))
+        .await;
+    // The window opening asks for a reconcile.
+    h.engine().refresh().await.unwrap();
+    h.wait_status("0 unread", |s| s.unread == 0).await;
+    h.wait_store(
+        "list shows read",
+        |s| s.unread_count().unwrap_or(99),
+        |n| *n == 0,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mark_all_read_reaches_the_server_in_both_variants() {
+    for variant in [Variant::Documented, Variant::Legacy] {
+        let h = signed_in(variant, TENANT).await;
+        for i in 0..4 {
+            h.notify("tenant", &format!("n{i}"), "general").await;
+        }
+        h.wait_status("4 unread", |s| s.unread >= 4).await;
+        h.engine().mark_all_read().await.unwrap();
+        h.wait_status("badge 0", |s| s.unread == 0).await;
+        let deadline = tokio::time::Instant::now() + common::WAIT;
+        loop {
+            let stats: serde_json::Value = server_unread(&h).await;
+            if stats["unread"] == 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{variant:?}: server still has unread"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_sign_in_summarises_history_instead_of_popping_each() {
+    let mut h = Harness::new(Variant::Documented).await;
+    for i in 0..12 {
+        h.notify("tenant", &format!("old {i}"), "message").await;
+    }
+    h.login(TENANT, false).await;
+    h.start_engine(fast_tuning());
+    let popups = h
+        .wait_popups("one digest", |p| {
+            p.iter().any(|p| p.key == PopupKey::Digest)
+        })
+        .await;
+    assert!(popups.iter().all(|p| !p.title.starts_with("old")));
+    let digest = popups.iter().find(|p| p.key == PopupKey::Digest).unwrap();
+    assert!(digest.title.contains("12"), "{}", digest.title);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_database_reset_does_not_silence_new_notifications() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    for i in 0..5 {
+        h.notify("tenant", &format!("before reset {i}"), "general")
+            .await;
+    }
+    h.wait_store("5 stored", titles, |t| t.len() >= 5).await;
+    h.control("reset_database", json!({})).await;
+    // Another kind, so the burst of five above does not fold it.
+    h.notify("tenant", "after reset", "booking").await;
+    h.wait_popups("popup after reset", |p| {
+        p.iter().any(|p| p.title == "after reset")
+    })
+    .await;
+    // And after a reconnect the catch-up does not lose it either.
+    h.control("close", json!({"code":1011})).await;
+    h.notify("tenant", "after reset, while reconnecting", "general")
+        .await;
+    h.wait_store("caught up after reset", titles, |t| {
+        t.iter().any(|x| x == "after reset, while reconnecting")
+    })
+    .await;
+}
+
+async fn server_unread(h: &Harness) -> serde_json::Value {
+    // Sign in separately, as the web app would.
+    let tokens: serde_json::Value = h
+        .http
+        .post(format!("{}/api/token/", h.base_url))
+        .json(&json!({"username":"tenant","password":"tenant-pass"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    h.http
+        .get(format!(
+            "{}/api/interactions/notifications/stats/",
+            h.base_url
+        ))
+        .bearer_auth(tokens["access"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}

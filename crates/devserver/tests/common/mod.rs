@@ -1,0 +1,183 @@
+//! Helpers shared by the integration tests: start a server, log in, open
+//! sockets, read frames with deadlines, call the control API over HTTP.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use smarthunt_devserver::{DevServer, DevServerConfig, Variant};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub const WAIT: Duration = Duration::from_secs(5);
+pub const QUIET: Duration = Duration::from_millis(300);
+
+pub async fn start(variant: Variant) -> DevServer {
+    DevServer::start(DevServerConfig {
+        variant,
+        ..DevServerConfig::default()
+    })
+    .await
+    .expect("start dev server")
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// (access, refresh) via `POST /api/token/`.
+pub async fn login(base: &str, who: (&str, &str)) -> (String, String) {
+    let resp = http()
+        .post(format!("{base}/api/token/"))
+        .json(&json!({ "username": who.0, "password": who.1 }))
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = resp.json().await.expect("token json");
+    (
+        v["access"].as_str().expect("access").to_owned(),
+        v["refresh"].as_str().expect("refresh").to_owned(),
+    )
+}
+
+/// POST to the control API, expecting 200; returns the JSON answer.
+pub async fn control(base: &str, path: &str, body: Value) -> Value {
+    let resp = http()
+        .post(format!("{base}/control/{path}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("control request");
+    let status = resp.status();
+    let v: Value = resp.json().await.expect("control json");
+    assert_eq!(status, StatusCode::OK, "control {path}: {v}");
+    v
+}
+
+pub async fn stats(base: &str) -> Value {
+    http()
+        .get(format!("{base}/control/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("stats json")
+}
+
+/// GET with a bearer token; returns (status, body).
+pub async fn get(base: &str, path: &str, access: &str) -> (StatusCode, Value) {
+    let resp = http()
+        .get(format!("{base}{path}"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("GET");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub fn ws_request(server: &DevServer, token: &str) -> tungstenite::handshake::client::Request {
+    format!("{}?token={token}", server.ws_url())
+        .into_client_request()
+        .expect("ws request")
+}
+
+pub async fn try_connect(server: &DevServer, token: &str) -> Result<Ws, tungstenite::Error> {
+    tokio_tungstenite::connect_async(ws_request(server, token))
+        .await
+        .map(|(ws, _)| ws)
+}
+
+pub async fn connect(server: &DevServer, token: &str) -> Ws {
+    try_connect(server, token).await.expect("ws connect")
+}
+
+pub async fn connect_with_origin(
+    server: &DevServer,
+    token: &str,
+    origin: &str,
+) -> Result<Ws, tungstenite::Error> {
+    let mut req = ws_request(server, token);
+    req.headers_mut().insert(
+        "Origin",
+        HeaderValue::from_str(origin).expect("origin header"),
+    );
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// The HTTP status of a refused handshake.
+pub fn handshake_status(err: &tungstenite::Error) -> Option<u16> {
+    match err {
+        tungstenite::Error::Http(resp) => Some(resp.status().as_u16()),
+        _ => None,
+    }
+}
+
+/// The next message of any kind, or panic after `WAIT`.
+pub async fn next_msg(ws: &mut Ws) -> Message {
+    tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("timed out waiting for a frame")
+        .expect("stream ended")
+        .expect("ws error")
+}
+
+/// The next text frame parsed as JSON (skipping protocol pings/pongs).
+pub async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        match next_msg(ws).await {
+            Message::Text(t) => return serde_json::from_str(&t).expect("frame is JSON"),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Asserts that nothing arrives within `QUIET`.
+pub async fn assert_quiet(ws: &mut Ws) {
+    if let Ok(m) = tokio::time::timeout(QUIET, ws.next()).await {
+        panic!("expected silence, got {m:?}");
+    }
+}
+
+pub async fn send_json(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into()))
+        .await
+        .expect("send");
+}
+
+/// Reads until a close frame; returns its code.
+pub async fn expect_close(ws: &mut Ws) -> u16 {
+    loop {
+        match next_msg(ws).await {
+            Message::Close(Some(frame)) => return u16::from(frame.code),
+            Message::Close(None) => panic!("close frame without a code"),
+            _ => {}
+        }
+    }
+}
+
+/// Decodes the JWT payload without checking the signature.
+pub fn jwt_claims(token: &str) -> Value {
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.insecure_disable_signature_validation();
+    v.validate_exp = false;
+    jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_secret(b""), &v)
+        .expect("decodable JWT")
+        .claims
+}

@@ -1,0 +1,191 @@
+//! The headless modes and account commands: wires the core engine to the
+//! real keychain, OS notifications and NetworkManager, and maps outcomes to
+//! exit codes. No window, no tray.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use smarthunt_core::account::{self, AccountError, LoginRequest};
+use smarthunt_core::config::AppConfig;
+use smarthunt_core::engine::{Engine, EngineError, Ports, Tuning};
+use smarthunt_core::secret::{MemorySecretStore, SecretStore, Sensitive};
+use smarthunt_core::session::SessionError;
+use smarthunt_core::store::StoreError;
+use smarthunt_core::transport::{TransportError, TransportOptions};
+
+use crate::desktop_notifier::DesktopNotifier;
+use crate::keychain::Keychain;
+use crate::logging;
+
+fn exit_code(e: &AccountError) -> u8 {
+    match e {
+        AccountError::Transport(t) => match t {
+            TransportError::Network(_) | TransportError::Timeout | TransportError::Proxy(_) => 11,
+            _ => 13,
+        },
+        AccountError::Session(s) => match s {
+            SessionError::InvalidCredentials | SessionError::SignedOut(_) => 10,
+            SessionError::Network(_) => 11,
+            SessionError::Keychain(_) => 12,
+            SessionError::NotSignedIn => 3,
+            SessionError::Server(_) | SessionError::Protocol(_) => 14,
+        },
+        AccountError::Config(_) => 1,
+    }
+}
+
+/// `smarthunt-tray login`.
+pub async fn login(data_dir: &Path, req: LoginRequest) -> u8 {
+    let (server, username) = (req.server.clone(), req.username.clone());
+    match account::login(data_dir, req, Arc::new(Keychain)).await {
+        Ok(profile) => {
+            let role = profile
+                .map(|p| format!(" ({})", p.role))
+                .unwrap_or_default();
+            println!("Signed in to {server} as {username}{role}.");
+            0
+        }
+        Err(e) => {
+            eprintln!("smarthunt-tray: sign-in failed: {e}");
+            exit_code(&e)
+        }
+    }
+}
+
+/// `smarthunt-tray logout`.
+pub async fn logout(data_dir: &Path) -> u8 {
+    match account::logout(data_dir, Arc::new(Keychain)).await {
+        Ok(Some(a)) => {
+            println!("Signed out {} from {}.", a.username, a.server);
+            0
+        }
+        Ok(None) => {
+            println!("Nobody was signed in.");
+            0
+        }
+        Err(e) => {
+            eprintln!("smarthunt-tray: sign-out failed: {e}");
+            exit_code(&e)
+        }
+    }
+}
+
+/// `smarthunt-tray --headless`.
+pub async fn run(data_dir: &Path) -> u8 {
+    let _log = logging::init(data_dir);
+    match AppConfig::load(data_dir) {
+        Ok(c) if c.current.is_some() => {}
+        Ok(_) => {
+            eprintln!(
+                "smarthunt-tray: not signed in. Run: smarthunt-tray login --server URL --username NAME --password-stdin"
+            );
+            return 3;
+        }
+        Err(e) => {
+            eprintln!("smarthunt-tray: {e}");
+            return 1;
+        }
+    }
+    run_engine(data_dir, Arc::new(Keychain)).await
+}
+
+async fn run_engine(data_dir: &Path, secrets: Arc<dyn SecretStore>) -> u8 {
+    let ports = Ports {
+        notifier: Arc::new(DesktopNotifier::start(false)),
+        secrets,
+    };
+    let (engine, task) = match Engine::start(data_dir.to_owned(), Tuning::default(), ports) {
+        Ok(e) => e,
+        Err(EngineError::Store(e @ StoreError::AlreadyRunning { .. })) => {
+            eprintln!("smarthunt-tray: {e}");
+            return 4;
+        }
+        Err(e) => {
+            eprintln!("smarthunt-tray: cannot start: {e}");
+            return 1;
+        }
+    };
+    let nudger = engine.clone();
+    let watcher = crate::network::watch(move || nudger.nudge());
+    let reporter = tokio::spawn(report_status(engine.clone()));
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    engine.shutdown().await;
+    task.join().await;
+    watcher.abort();
+    reporter.abort();
+    0
+}
+
+/// Logs each change of the connection state once.
+async fn report_status(engine: Engine) {
+    let mut status = engine.status();
+    let mut last = String::new();
+    loop {
+        let now = status.borrow_and_update().connection.describe();
+        if now != last {
+            tracing::info!(state = %now, unread = status.borrow().unread, "status");
+            last = now;
+        }
+        if status.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, Ctrl-C still ends the process by default.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// `smarthunt-tray --demo`: an embedded dev server with its scenario, a
+/// throwaway data dir and an in-memory keychain.
+pub async fn demo() -> u8 {
+    use smarthunt_devserver::{DevServer, DevServerConfig, LANDLORD};
+
+    let dir = std::env::temp_dir().join(format!("smarthunt-demo-{}", std::process::id()));
+    let _log = logging::init(&dir);
+    let server = match DevServer::start(DevServerConfig {
+        scenario_interval: Some(std::time::Duration::from_secs(4)),
+        ..DevServerConfig::default()
+    })
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smarthunt-tray: cannot start the demo server: {e}");
+            return 1;
+        }
+    };
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::default());
+    let req = LoginRequest {
+        server: server.base_url(),
+        username: LANDLORD.0.into(),
+        password: Sensitive::new(LANDLORD.1),
+        stay_signed_in: true,
+        transport: TransportOptions::default(),
+    };
+    if let Err(e) = account::login(&dir, req, secrets.clone()).await {
+        eprintln!("smarthunt-tray: demo sign-in failed: {e}");
+        return exit_code(&e);
+    }
+    println!(
+        "SmartHunt demo: dev server at {}, signed in as `{}`. New bookings, messages and maintenance requests pop up every few seconds. Press Ctrl-C to stop.",
+        server.base_url(),
+        LANDLORD.0
+    );
+    let code = run_engine(&dir, secrets).await;
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    code
+}

@@ -1,0 +1,154 @@
+//! `smarthunt-tray`: SmartHunt Desktop's binary. Parses the command line and
+//! hands over to the headless runner or the account commands; it holds no
+//! logic of its own that the core could hold.
+
+mod desktop_notifier;
+mod headless;
+mod keychain;
+mod logging;
+mod network;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success (also: logout when nobody was signed in)
+  1   unexpected failure
+  2   bad command line
+  3   not signed in (run `smarthunt-tray login ...` first)
+  4   another SmartHunt engine already uses this data dir
+  10  the username or password was not accepted
+  11  the server cannot be reached
+  12  no keychain, or the keychain is locked
+  13  the server address, CA file or TLS setup is not usable
+  14  the server failed or answered something unexpected
+
+Environment:
+  SMARTHUNT_DATA_DIR   where the store, config and logs live
+  SMARTHUNT_LOG        log filter (e.g. debug)
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY   honoured by REST and the WebSocket";
+
+/// SmartHunt Desktop: real-time notifications from SmartHunt in your tray.
+#[derive(Parser)]
+#[command(version, after_help = EXIT_CODES)]
+struct Cli {
+    /// Run the engine without window or tray, raising OS notifications,
+    /// until SIGINT or SIGTERM.
+    #[arg(long)]
+    headless: bool,
+    /// Start an embedded SmartHunt dev server with its event scenario and
+    /// sign in to it (a throwaway data dir and account).
+    #[arg(long)]
+    demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in and make this the current account.
+    Login {
+        /// The SmartHunt server, as http(s)://host[:port].
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (to its end; one trailing
+        /// newline is dropped).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Keep the password in the keychain to sign in again silently when
+        /// the session ends.
+        #[arg(long)]
+        stay_signed_in: bool,
+        /// A PEM file of extra CA certificates (self-signed servers).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// Allow plain http/ws to a host that is not this computer.
+        #[arg(long)]
+        allow_insecure_http: bool,
+    },
+    /// Sign the current account out: its keychain entry and local data go.
+    Logout,
+}
+
+/// The data dir: `SMARTHUNT_DATA_DIR`, else the platform's data dir.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SMARTHUNT_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("smarthunt-desktop")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smarthunt-tray: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = match cli.command {
+        Some(Command::Login {
+            server,
+            username,
+            password_stdin: _,
+            stay_signed_in,
+            ca_file,
+            allow_insecure_http,
+        }) => {
+            let password = match read_password() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("smarthunt-tray: cannot read the password from standard input: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let req = smarthunt_core::account::LoginRequest {
+                server,
+                username,
+                password,
+                stay_signed_in,
+                transport: smarthunt_core::transport::TransportOptions {
+                    ca_file,
+                    allow_insecure_http,
+                },
+            };
+            runtime.block_on(headless::login(&data_dir(), req))
+        }
+        Some(Command::Logout) => runtime.block_on(headless::logout(&data_dir())),
+        None if cli.demo => runtime.block_on(headless::demo()),
+        None if cli.headless => runtime.block_on(headless::run(&data_dir())),
+        None => {
+            eprintln!(
+                "smarthunt-tray: the window and tray come in a later version; use --headless or --demo (see --help)"
+            );
+            2
+        }
+    };
+    ExitCode::from(code)
+}
+
+/// The whole of standard input, less one trailing newline.
+fn read_password() -> std::io::Result<smarthunt_core::secret::Sensitive> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    Ok(smarthunt_core::secret::Sensitive::new(s))
+}

@@ -1,0 +1,393 @@
+//! End-to-end: the real `smarthunt-tray` binary in headless mode, in a real
+//! desktop session (Xvfb, session bus, gnome-keyring, dunst), against the
+//! dev server over loopback.
+
+mod desktop;
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use desktop::{wait_until, DesktopSession, WAIT};
+use serde_json::{json, Value};
+use smarthunt_devserver::{DevServer, DevServerConfig};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smarthunt-tray");
+
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    server: Option<DevServer>,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime
+            .block_on(DevServer::start(DevServerConfig::default()))
+            .unwrap();
+        let url = server.base_url();
+        Self {
+            runtime,
+            server: Some(server),
+            url,
+        }
+    }
+
+    fn control(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/control/{path}", self.url);
+        self.runtime.block_on(async {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or(Value::Null)
+        })
+    }
+
+    fn stats(&self) -> Value {
+        let url = format!("{}/control/stats", self.url);
+        self.runtime
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.runtime.block_on(s.shutdown());
+        }
+    }
+}
+
+fn login(
+    session: &DesktopSession,
+    server: &str,
+    user: &str,
+    password: &str,
+) -> std::process::Output {
+    let mut child = session
+        .command(BIN)
+        .args([
+            "login",
+            "--server",
+            server,
+            "--username",
+            user,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn headless(session: &DesktopSession) -> Child {
+    session
+        .command(BIN)
+        .arg("--headless")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "headless did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn headless_binary_pops_escaped_notifications_and_keeps_tokens_in_the_keychain() {
+    let session = DesktopSession::start();
+    let server = Server::start();
+    let keychain_user = format!("tenant@{}", server.url);
+
+    let out = login(&session, &server.url, "tenant", "tenant-pass");
+    assert!(
+        out.status.success(),
+        "login: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = session
+        .keychain_lookup("smarthunt-desktop", &keychain_user)
+        .expect("tokens are in the keychain after sign-in");
+    let access = serde_json::from_str::<Value>(&secret).unwrap()["access"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Nothing secret on disk.
+    for entry in walk(&session.data_dir()) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !contains(&text, access.as_bytes()),
+            "token found in {}",
+            entry.display()
+        );
+    }
+
+    let mut app = headless(&session);
+    wait_until("the app connects", || {
+        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
+    });
+    server.control(
+        "notify",
+        json!({"username":"tenant","title":"Rent reminder","body":"<b>Pay</b> & <a href=\"http://evil\">click</a>","notification_type":"maintenance"}),
+    );
+    let mut found = None;
+    wait_until("dunst receives the popup", || {
+        found = session
+            .notifications()
+            .into_iter()
+            .find(|n| n["summary"] == "Rent reminder");
+        found.is_some()
+    });
+    let n = found.unwrap();
+    assert_eq!(n["appname"], "SmartHunt");
+    // Shown literally: the tags are text, not markup or a link.
+    let shown = n["message"].as_str().unwrap_or_default();
+    assert!(shown.contains("<b>Pay</b>"), "shown as {shown:?}");
+    assert!(shown.contains("<a href"), "shown as {shown:?}");
+
+    let status = terminate(&mut app);
+    assert!(status.success(), "clean exit on SIGTERM, got {status}");
+    let mut stderr = String::new();
+    use std::io::Read;
+    app.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+
+    // No token in any log line or file.
+    assert!(!stderr.contains(&access), "token in stderr");
+    assert!(!stderr.contains("token=ey"), "token URL in stderr");
+    let logs: Vec<_> = walk(&session.data_dir().join("logs"));
+    assert!(!logs.is_empty(), "a log file is written");
+    for entry in walk(&session.data_dir()) {
+        let text = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !contains(&text, access.as_bytes()),
+            "token found in {}",
+            entry.display()
+        );
+        assert!(
+            !contains(&text, b"token=ey"),
+            "token URL in {}",
+            entry.display()
+        );
+    }
+
+    let out = session.command(BIN).arg("logout").output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        session
+            .keychain_lookup("smarthunt-desktop", &keychain_user)
+            .is_none(),
+        "keychain entry gone after sign-out"
+    );
+    assert!(
+        !session.data_dir().join("accounts").exists()
+            || std::fs::read_dir(session.data_dir().join("accounts"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "local data removed after sign-out"
+    );
+    // Signing out twice is fine.
+    assert!(session
+        .command(BIN)
+        .arg("logout")
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn headless_refuses_clearly_when_not_signed_in_or_already_running() {
+    let session = DesktopSession::start();
+    let out = session.command(BIN).arg("--headless").output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not signed in"));
+
+    let server = Server::start();
+    let bad = login(&session, &server.url, "tenant", "wrong");
+    assert_eq!(bad.status.code(), Some(10), "bad credentials exit code");
+    let unreachable = login(&session, "http://127.0.0.1:9", "tenant", "tenant-pass");
+    assert_eq!(unreachable.status.code(), Some(11), "unreachable exit code");
+    let insecure = login(&session, "http://example.com", "tenant", "tenant-pass");
+    assert_eq!(
+        insecure.status.code(),
+        Some(13),
+        "plain http to a remote host"
+    );
+
+    assert!(login(&session, &server.url, "tenant", "tenant-pass")
+        .status
+        .success());
+    let mut first = headless(&session);
+    wait_until("the first instance connects", || {
+        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
+    });
+    let second = session.command(BIN).arg("--headless").output().unwrap();
+    assert_eq!(
+        second.status.code(),
+        Some(4),
+        "a second engine on the same data dir"
+    );
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already"));
+    assert!(terminate(&mut first).success());
+}
+
+#[test]
+fn signed_out_while_running_says_so_once_and_resumes_after_login() {
+    let session = DesktopSession::start();
+    let server = Server::start();
+    assert!(login(&session, &server.url, "tenant", "tenant-pass")
+        .status
+        .success());
+    let mut app = headless(&session);
+    wait_until("connected", || {
+        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
+    });
+    server.control("revoke_access_tokens", json!({}));
+    server.control("fail_refresh", json!({"status": 401}));
+    server.control("close", json!({"code": 1011}));
+    let mut told = Vec::new();
+    wait_until("the signed-out popup", || {
+        told = session
+            .notifications()
+            .into_iter()
+            .filter(|n| n["summary"].as_str().unwrap_or("").contains("Signed out"))
+            .collect();
+        !told.is_empty()
+    });
+    let handshakes = server.stats()["handshakes_total"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        server.stats()["handshakes_total"].as_u64().unwrap(),
+        handshakes,
+        "no retries while signed out"
+    );
+
+    server.control("fail_refresh", json!({"status": null}));
+    assert!(login(&session, &server.url, "tenant", "tenant-pass")
+        .status
+        .success());
+    wait_until("reconnected after login", || {
+        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
+    });
+    let signed_out_popups = session
+        .notifications()
+        .into_iter()
+        .filter(|n| n["summary"].as_str().unwrap_or("").contains("Signed out"))
+        .count();
+    assert_eq!(signed_out_popups, 1, "said once");
+    assert!(terminate(&mut app).success());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn demo_signs_in_to_its_embedded_server_and_pops_scenario_events() {
+    let session = DesktopSession::start();
+    let mut demo = session
+        .command(BIN)
+        .arg("--demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The scenario emits an event every few seconds; the first sign-in may
+    // also summarise its history. Either way, popups arrive by themselves.
+    wait_until("scenario popups reach dunst", || {
+        session
+            .notifications()
+            .iter()
+            .any(|n| n["appname"] == "SmartHunt")
+    });
+    assert!(terminate(&mut demo).success());
+    let mut out = String::new();
+    use std::io::Read;
+    demo.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(out.contains("signed in as `landlord`"), "{out}");
+}
+
+#[test]
+fn logout_while_running_stops_the_connection_and_removes_local_data() {
+    let session = DesktopSession::start();
+    let server = Server::start();
+    assert!(login(&session, &server.url, "landlord", "landlord-pass")
+        .status
+        .success());
+    let mut app = headless(&session);
+    wait_until("connected", || {
+        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
+    });
+    let accounts = session.data_dir().join("accounts");
+    assert!(
+        std::fs::read_dir(&accounts).unwrap().next().is_some(),
+        "account data exists"
+    );
+    let out = session.command(BIN).arg("logout").output().unwrap();
+    assert!(out.status.success());
+    wait_until("the running app lets go of the connection", || {
+        server.stats()["connections_open"].as_u64().unwrap_or(1) == 0
+    });
+    wait_until("the account's data is removed", || {
+        std::fs::read_dir(&accounts)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true)
+    });
+    assert!(terminate(&mut app).success());
+}
