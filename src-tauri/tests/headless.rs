@@ -172,10 +172,16 @@ fn headless_binary_pops_escaped_notifications_and_keeps_tokens_in_the_keychain()
     });
     let n = found.unwrap();
     assert_eq!(n["appname"], "SmartHunt");
-    // Shown literally: the tags are text, not markup or a link.
+    // `message` is the Pango markup dunst renders: the server's tags must
+    // arrive there as escaped text (shown literally), never as live markup
+    // or a link.
     let shown = n["message"].as_str().unwrap_or_default();
-    assert!(shown.contains("<b>Pay</b>"), "shown as {shown:?}");
-    assert!(shown.contains("<a href"), "shown as {shown:?}");
+    assert!(
+        shown.contains("&lt;b&gt;Pay&lt;/b&gt; &amp; &lt;a href="),
+        "shown as {shown:?}"
+    );
+    assert!(!shown.contains("<a href"), "a live link in {shown:?}");
+    assert!(!shown.contains("<b>Pay"), "live markup in {shown:?}");
 
     let status = terminate(&mut app);
     assert!(status.success(), "clean exit on SIGTERM, got {status}");
