@@ -988,11 +988,12 @@ impl<'a> AccountRun<'a> {
             self.publish_unread().await;
             self.spawn_stats();
         }
-        self.emit(EngineEvent::NotificationAdded { local_id });
         let decision = self
             .policy
             .decide(kind, now_ms(), local_now(), &self.settings);
         self.carry_out(decision, local_id, kind, title, body, booking_popup);
+        // After the popup decision is carried out: benchmarks time this.
+        self.emit(EngineEvent::NotificationAdded { local_id });
     }
 
     /// Shows (replacing) the summary popup of every kind with news.
