@@ -4,8 +4,9 @@
 //! previous popup instead of stacking. With no daemon it says so once and
 //! carries on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
 use notify_rust::{Hint, Notification, Urgency as NotifyUrgency};
 use smarthunt_core::policy::Urgency;
@@ -19,15 +20,45 @@ pub struct DesktopNotifier {
     tx: SyncSender<Popup>,
 }
 
+/// What a shown popup is about, for the action listener.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopupTarget {
+    pub key: PopupKey,
+    pub booking_id: Option<i64>,
+}
+
+/// The daemon ids of recent popups and what they are about. Bounded: an
+/// action on a popup older than the last few hundred is ignored.
+#[derive(Clone, Default)]
+pub struct PopupTargets(Arc<Mutex<VecDeque<(u32, PopupTarget)>>>);
+
+const TARGETS_KEPT: usize = 256;
+
+impl PopupTargets {
+    fn remember(&self, id: u32, target: PopupTarget) {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        t.retain(|(i, _)| *i != id);
+        if t.len() == TARGETS_KEPT {
+            t.pop_front();
+        }
+        t.push_back((id, target));
+    }
+
+    pub fn get(&self, id: u32) -> Option<PopupTarget> {
+        let t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        t.iter().find(|(i, _)| *i == id).map(|(_, p)| p.clone())
+    }
+}
+
 impl DesktopNotifier {
-    /// Starts the popup thread. `with_actions`: offer the popup's actions
-    /// (only when something listens for them).
-    pub fn start(with_actions: bool) -> Self {
+    /// Starts the popup thread. With `targets`, popups offer their actions
+    /// and are remembered for the one listener that handles them.
+    pub fn start(targets: Option<PopupTargets>) -> Self {
         let (tx, rx) = sync_channel::<Popup>(QUEUE);
         let spawned = std::thread::Builder::new()
             .name("popups".into())
             .spawn(move || {
-                let mut shower = Shower::new(with_actions);
+                let mut shower = Shower::new(targets);
                 while let Ok(popup) = rx.recv() {
                     shower.show(popup);
                 }
@@ -52,7 +83,7 @@ impl Notifier for DesktopNotifier {
 }
 
 struct Shower {
-    with_actions: bool,
+    targets: Option<PopupTargets>,
     /// Known after the first successful contact with the daemon.
     escape_markup: Option<bool>,
     daemon_missing_reported: bool,
@@ -61,9 +92,9 @@ struct Shower {
 }
 
 impl Shower {
-    fn new(with_actions: bool) -> Self {
+    fn new(targets: Option<PopupTargets>) -> Self {
         Self {
-            with_actions,
+            targets,
             escape_markup: None,
             daemon_missing_reported: false,
             replaceable: HashMap::new(),
@@ -96,7 +127,7 @@ impl Shower {
                 Urgency::Normal => NotifyUrgency::Normal,
                 Urgency::Critical => NotifyUrgency::Critical,
             });
-        if self.with_actions {
+        if self.targets.is_some() {
             for a in &popup.actions {
                 n.action(a.id(), a.label());
             }
@@ -113,6 +144,15 @@ impl Shower {
                 self.daemon_missing_reported = false;
                 if replaceable {
                     self.replaceable.insert(popup.key, handle.id());
+                }
+                if let Some(targets) = &self.targets {
+                    targets.remember(
+                        handle.id(),
+                        PopupTarget {
+                            key: popup.key,
+                            booking_id: popup.booking_id,
+                        },
+                    );
                 }
             }
             Err(e) => {

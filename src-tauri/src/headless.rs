@@ -91,7 +91,7 @@ pub async fn run(data_dir: &Path) -> u8 {
 
 async fn run_engine(data_dir: &Path, secrets: Arc<dyn SecretStore>) -> u8 {
     let ports = Ports {
-        notifier: Arc::new(DesktopNotifier::start(false)),
+        notifier: Arc::new(DesktopNotifier::start(None)),
         secrets,
     };
     let (engine, task) = match Engine::start(data_dir.to_owned(), Tuning::default(), ports) {

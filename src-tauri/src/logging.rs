@@ -79,6 +79,7 @@ pub fn init(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGua
         .with_writer(RedactingMake(io::stderr))
         .with_target(false)
         .with_filter(filter());
+    let _ = std::fs::create_dir_all(data_dir.join("logs"));
     let file_appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("smarthunt")

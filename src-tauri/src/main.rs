@@ -7,6 +7,7 @@ mod headless;
 mod keychain;
 mod logging;
 mod network;
+mod shell;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ struct Cli {
     /// sign in to it (a throwaway data dir and account).
     #[arg(long)]
     demo: bool,
+    /// Start in the tray with no window (as autostart does).
+    #[arg(long)]
+    hidden: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -131,10 +135,9 @@ fn main() -> ExitCode {
         None if cli.demo => runtime.block_on(headless::demo()),
         None if cli.headless => runtime.block_on(headless::run(&data_dir())),
         None => {
-            eprintln!(
-                "smarthunt-tray: the window and tray come in a later version; use --headless or --demo (see --help)"
-            );
-            2
+            // Tauri owns the main thread and its own (shared) runtime.
+            drop(runtime);
+            shell::run(data_dir(), cli.hidden)
         }
     };
     ExitCode::from(code)

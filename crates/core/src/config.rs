@@ -49,6 +49,10 @@ pub struct AppConfig {
     /// Account dirs to delete once no engine has them open.
     #[serde(default)]
     pub pending_removal: Vec<PathBuf>,
+    /// Start-with-the-session was turned on once, at the first sign-in;
+    /// from then on it is the user's toggle.
+    #[serde(default)]
+    pub autostart_set_up: bool,
 }
 
 impl AppConfig {

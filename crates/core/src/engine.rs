@@ -26,7 +26,7 @@ use crate::protocol::{
 };
 use crate::secret::{SecretStore, SecretStoreError};
 use crate::session::{Session, SessionError};
-use crate::store::{DataDirLock, Inserted, OutboxOp, Store, StoreError};
+use crate::store::{DataDirLock, Inserted, OutboxOp, Store, StoreError, StoredNotification};
 use crate::sync::{self, SyncReport};
 use crate::transport::{Socket, Transport};
 
@@ -132,6 +132,14 @@ enum Command {
     SetSettings(PolicySettings),
     /// The window opened: reconcile with the server now.
     Refresh,
+    /// Marks a notification read and fills in its `data` from the server
+    /// when the list gave none.
+    Open {
+        local_id: i64,
+        reply: oneshot::Sender<Result<StoredNotification, EngineError>>,
+    },
+    /// The config changed here (sign-in/out from the window): re-read it now.
+    Reload,
     /// The network came back or the machine woke: reconnect now.
     Nudge,
     Shutdown,
@@ -248,6 +256,36 @@ impl Engine {
 
     pub async fn set_settings(&self, s: PolicySettings) -> Result<(), EngineError> {
         self.send(Command::SetSettings(s)).await
+    }
+
+    /// Opens a notification: marks it read and returns it with its context.
+    pub async fn open_notification(
+        &self,
+        local_id: i64,
+    ) -> Result<StoredNotification, EngineError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Open { local_id, reply }).await?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
+    /// Re-reads the config now (after a sign-in or sign-out in this process).
+    pub async fn reload(&self) -> Result<(), EngineError> {
+        self.send(Command::Reload).await
+    }
+
+    /// The current account's popup settings.
+    pub async fn policy_settings(&self) -> Result<PolicySettings, EngineError> {
+        let json = self.query(|s| s.get_meta(META_SETTINGS)).await?;
+        Ok(json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    /// Holds popups back for `minutes` (None resumes).
+    pub async fn pause(&self, minutes: Option<u32>) -> Result<(), EngineError> {
+        let mut settings = self.policy_settings().await?;
+        settings.paused_until_ms = minutes.map(|m| now_ms() + i64::from(m) * 60_000);
+        self.set_settings(settings).await
     }
 
     pub async fn refresh(&self) -> Result<(), EngineError> {
@@ -407,7 +445,11 @@ impl Runner {
                 }
                 cmd = self.commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => return false,
+                    Some(Command::Reload) => return true,
                     Some(Command::DecideBooking { reply, .. }) => {
+                        let _ = reply.send(Err(EngineError::NotSignedIn));
+                    }
+                    Some(Command::Open { reply, .. }) => {
                         let _ = reply.send(Err(EngineError::NotSignedIn));
                     }
                     Some(_) => {}
@@ -1455,6 +1497,14 @@ impl<'a> AccountRun<'a> {
                 self.spawn_reconcile();
                 self.spawn_sync();
             }
+            Command::Open { local_id, reply } => {
+                let opened = self.open(local_id).await;
+                let _ = reply.send(opened);
+            }
+            Command::Reload => {
+                self.close_socket(CloseCode::Normal).await;
+                return Some(AccountExit::Reload);
+            }
             Command::Nudge => {
                 if self.socket.is_none() {
                     self.attempt = 0;
@@ -1470,6 +1520,35 @@ impl<'a> AccountRun<'a> {
         self.emit(EngineEvent::NotificationsChanged);
         self.refresh_unread().await;
         self.kick_outbox();
+    }
+
+    async fn open(&mut self, local_id: i64) -> Result<StoredNotification, EngineError> {
+        let n = self
+            .runner
+            .store
+            .run(move |s| s.notification(local_id))
+            .await?
+            .ok_or(EngineError::Api(ApiError::Status(404)))?;
+        if !n.is_read {
+            Box::pin(self.on_command(Command::MarkRead(local_id))).await;
+        }
+        if let (true, Some(server_id)) = (n.data.is_empty(), n.server_id) {
+            match self.api.notification_detail(server_id).await {
+                Ok(detail) => {
+                    let window = self.runner.tuning.dedupe_window.as_millis() as i64;
+                    self.runner
+                        .store
+                        .run(move |s| s.insert_notification(&detail, now_ms(), window))
+                        .await?;
+                }
+                Err(e) => tracing::info!(error = %e, "no detail for a notification"),
+            }
+        }
+        self.runner
+            .store
+            .run(move |s| s.notification(local_id))
+            .await?
+            .ok_or(EngineError::Api(ApiError::Status(404)))
     }
 
     async fn decide_booking(&mut self, local_id: i64, approve: bool) -> Result<i64, EngineError> {

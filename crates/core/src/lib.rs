@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod api;
+pub mod badge;
 pub mod config;
 pub mod connection;
 pub mod engine;

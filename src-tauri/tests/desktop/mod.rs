@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -65,27 +65,33 @@ impl DesktopSession {
             h.join("smarthunt").display().to_string(),
         );
 
-        // A free X display.
-        let display = (100..200)
-            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-            .expect("a free X display");
-        let xvfb = Command::new("Xvfb")
+        // Xvfb picks a free display itself and writes its number once it
+        // is ready (tests run side by side: no guessing from lock files).
+        let mut xvfb = Command::new("Xvfb")
             .args([
-                format!(":{display}"),
-                "-screen".into(),
-                "0".into(),
-                "1280x800x24".into(),
-                "-nolisten".into(),
-                "tcp".into(),
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
             ])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("Xvfb starts");
+        let display = {
+            use std::io::BufRead;
+            let stdout = xvfb.stdout.take().expect("Xvfb stdout");
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .expect("Xvfb reports its display");
+            line.trim().to_owned()
+        };
+        assert!(!display.is_empty(), "Xvfb did not start");
         env.insert("DISPLAY".into(), format!(":{display}"));
-        wait_until("Xvfb is up", || {
-            Path::new(&format!("/tmp/.X11-unix/X{display}")).exists()
-        });
 
         let out = Command::new("dbus-daemon")
             .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
