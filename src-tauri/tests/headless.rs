@@ -4,99 +4,11 @@
 
 mod desktop;
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
-use desktop::{wait_until, DesktopSession, WAIT};
+use desktop::{terminate, wait_until, DesktopSession, Server, BIN};
 use serde_json::{json, Value};
-use smarthunt_devserver::{DevServer, DevServerConfig};
-
-const BIN: &str = env!("CARGO_BIN_EXE_smarthunt-tray");
-
-struct Server {
-    runtime: tokio::runtime::Runtime,
-    server: Option<DevServer>,
-    url: String,
-}
-
-impl Server {
-    fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = runtime
-            .block_on(DevServer::start(DevServerConfig::default()))
-            .unwrap();
-        let url = server.base_url();
-        Self {
-            runtime,
-            server: Some(server),
-            url,
-        }
-    }
-
-    fn control(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}/control/{path}", self.url);
-        self.runtime.block_on(async {
-            reqwest::Client::new()
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap_or(Value::Null)
-        })
-    }
-
-    fn stats(&self) -> Value {
-        let url = format!("{}/control/stats", self.url);
-        self.runtime
-            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            self.runtime.block_on(s.shutdown());
-        }
-    }
-}
-
-fn login(
-    session: &DesktopSession,
-    server: &str,
-    user: &str,
-    password: &str,
-) -> std::process::Output {
-    let mut child = session
-        .command(BIN)
-        .args([
-            "login",
-            "--server",
-            server,
-            "--username",
-            user,
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
 
 fn headless(session: &DesktopSession) -> Child {
     session
@@ -108,30 +20,13 @@ fn headless(session: &DesktopSession) -> Child {
         .unwrap()
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "headless did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn headless_binary_pops_escaped_notifications_and_keeps_tokens_in_the_keychain() {
     let session = DesktopSession::start();
     let server = Server::start();
     let keychain_user = format!("tenant@{}", server.url);
 
-    let out = login(&session, &server.url, "tenant", "tenant-pass");
+    let out = session.login(&server.url, "tenant", "tenant-pass");
     assert!(
         out.status.success(),
         "login: {}",
@@ -245,18 +140,19 @@ fn headless_refuses_clearly_when_not_signed_in_or_already_running() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not signed in"));
 
     let server = Server::start();
-    let bad = login(&session, &server.url, "tenant", "wrong");
+    let bad = session.login(&server.url, "tenant", "wrong");
     assert_eq!(bad.status.code(), Some(10), "bad credentials exit code");
-    let unreachable = login(&session, "http://127.0.0.1:9", "tenant", "tenant-pass");
+    let unreachable = session.login("http://127.0.0.1:9", "tenant", "tenant-pass");
     assert_eq!(unreachable.status.code(), Some(11), "unreachable exit code");
-    let insecure = login(&session, "http://example.com", "tenant", "tenant-pass");
+    let insecure = session.login("http://example.com", "tenant", "tenant-pass");
     assert_eq!(
         insecure.status.code(),
         Some(13),
         "plain http to a remote host"
     );
 
-    assert!(login(&session, &server.url, "tenant", "tenant-pass")
+    assert!(session
+        .login(&server.url, "tenant", "tenant-pass")
         .status
         .success());
     let mut first = headless(&session);
@@ -277,7 +173,8 @@ fn headless_refuses_clearly_when_not_signed_in_or_already_running() {
 fn signed_out_while_running_says_so_once_and_resumes_after_login() {
     let session = DesktopSession::start();
     let server = Server::start();
-    assert!(login(&session, &server.url, "tenant", "tenant-pass")
+    assert!(session
+        .login(&server.url, "tenant", "tenant-pass")
         .status
         .success());
     let mut app = headless(&session);
@@ -305,7 +202,8 @@ fn signed_out_while_running_says_so_once_and_resumes_after_login() {
     );
 
     server.control("fail_refresh", json!({"status": null}));
-    assert!(login(&session, &server.url, "tenant", "tenant-pass")
+    assert!(session
+        .login(&server.url, "tenant", "tenant-pass")
         .status
         .success());
     wait_until("reconnected after login", || {
@@ -373,7 +271,8 @@ fn demo_signs_in_to_its_embedded_server_and_pops_scenario_events() {
 fn logout_while_running_stops_the_connection_and_removes_local_data() {
     let session = DesktopSession::start();
     let server = Server::start();
-    assert!(login(&session, &server.url, "landlord", "landlord-pass")
+    assert!(session
+        .login(&server.url, "landlord", "landlord-pass")
         .status
         .success());
     let mut app = headless(&session);

@@ -268,6 +268,15 @@ impl Engine {
         rx.await.map_err(|_| EngineError::Stopped)?
     }
 
+    /// Marks a conversation read here (the API has no per-message read).
+    pub async fn mark_conversation_read(&self, other: i64) -> Result<(), EngineError> {
+        let changed = self.store.run(move |s| s.mark_thread_read(other)).await?;
+        if changed > 0 {
+            let _ = self.events.send(EngineEvent::ChatChanged);
+        }
+        Ok(())
+    }
+
     /// Re-reads the config now (after a sign-in or sign-out in this process).
     pub async fn reload(&self) -> Result<(), EngineError> {
         self.send(Command::Reload).await

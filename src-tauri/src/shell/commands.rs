@@ -96,7 +96,7 @@ pub async fn list_conversations(state: State<'_, AppState>) -> Result<Vec<Conver
     Ok(state.engine.query(move |s| s.conversations(me)).await?)
 }
 
-/// One conversation's messages, newest first.
+/// One conversation's messages, newest first; reading it marks it read.
 #[tauri::command]
 pub async fn get_thread(
     state: State<'_, AppState>,
@@ -106,10 +106,14 @@ pub async fn get_thread(
 ) -> Result<Vec<StoredChatMessage>> {
     let me = me(&state)?;
     let limit = limit.clamp(1, MAX_PAGE);
-    Ok(state
+    let thread = state
         .engine
         .query(move |s| s.thread(me, other_id, before, limit))
-        .await?)
+        .await?;
+    if before.is_none() {
+        state.engine.mark_conversation_read(other_id).await?;
+    }
+    Ok(thread)
 }
 
 /// Queues a message (sent now, or as soon as the server is reachable).

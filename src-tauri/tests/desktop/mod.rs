@@ -5,9 +5,16 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use smarthunt_devserver::{DevServer, DevServerConfig};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_smarthunt-tray");
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -195,6 +202,32 @@ impl DesktopSession {
             .collect()
     }
 
+    /// `smarthunt-tray login`, password on standard input.
+    pub fn login(&self, server: &str, user: &str, password: &str) -> Output {
+        let mut child = self
+            .command(BIN)
+            .args([
+                "login",
+                "--server",
+                server,
+                "--username",
+                user,
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// The keychain entry stored under `service`/`username`, if any.
     pub fn keychain_lookup(&self, service: &str, username: &str) -> Option<String> {
         let out = self
@@ -226,4 +259,374 @@ pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Stops a process with SIGTERM and returns how it ended.
+pub fn terminate(child: &mut Child) -> ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the app did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A script under `tests/support`.
+pub fn support(script: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(script)
+}
+
+/// Where screenshots and icons of the runs are kept for people to look at.
+pub fn artefacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-artefacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A dev server on loopback with its own runtime, for blocking tests.
+pub struct Server {
+    pub runtime: tokio::runtime::Runtime,
+    server: Option<DevServer>,
+    config: DevServerConfig,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::with_config(DevServerConfig::default())
+    }
+
+    /// With a database file, so the server keeps its state over a restart.
+    pub fn persistent(dir: &std::path::Path) -> Self {
+        Self::with_config(DevServerConfig {
+            db_path: Some(dir.join("server.db")),
+            ..DevServerConfig::default()
+        })
+    }
+
+    fn with_config(mut config: DevServerConfig) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime.block_on(DevServer::start(config.clone())).unwrap();
+        config.addr = server.addr();
+        let url = server.base_url();
+        Self {
+            runtime,
+            server: Some(server),
+            config,
+            url,
+        }
+    }
+
+    /// Stops the server: every socket drops, the port closes.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.server.take() {
+            self.runtime.block_on(s.shutdown());
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        let config = self.config.clone();
+        let started = self.runtime.block_on(async {
+            for _ in 0..100 {
+                if let Ok(s) = DevServer::start(config.clone()).await {
+                    return Some(s);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            None
+        });
+        self.server = Some(started.expect("the server restarts on its port"));
+    }
+
+    /// A REST call as `user`, as the web app would make it.
+    pub fn rest(&self, user: (&str, &str), method: &str, path: &str, body: Option<Value>) -> Value {
+        let base = self.url.clone();
+        let (name, password) = (user.0.to_owned(), user.1.to_owned());
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let path = path.to_owned();
+        self.runtime.block_on(async move {
+            let client = reqwest::Client::new();
+            let tokens: Value = client
+                .post(format!("{base}/api/token/"))
+                .json(&json!({"username": name, "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let mut req = client
+                .request(method, format!("{base}{path}"))
+                .bearer_auth(tokens["access"].as_str().unwrap());
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            json!({"status": status, "body": v})
+        })
+    }
+
+    pub fn control(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/control/{path}", self.url);
+        self.runtime.block_on(async {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or(Value::Null)
+        })
+    }
+
+    pub fn stats(&self) -> Value {
+        let url = format!("{}/control/stats", self.url);
+        self.runtime
+            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+    }
+
+    pub fn connections(&self) -> u64 {
+        let url = format!("{}/control/stats", self.url);
+        self.runtime.block_on(async {
+            let v: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            v["connections_open"].as_u64().unwrap_or(0)
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A desktop session with a stand-in tray host (or none).
+pub struct Tray {
+    pub session: DesktopSession,
+    watcher: Child,
+    watcher_log: std::sync::mpsc::Receiver<String>,
+    item: Option<(String, String)>,
+}
+
+impl Tray {
+    pub fn start(with_tray_host: bool) -> Self {
+        let session = DesktopSession::start();
+        let mut watcher = if with_tray_host {
+            session
+                .command("/usr/bin/python3")
+                .arg(support("sni_watcher.py"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the tray host starts (python3-dbus-next)")
+        } else {
+            Command::new("true").stdout(Stdio::piped()).spawn().unwrap()
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = watcher.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut tray = Self {
+            session,
+            watcher,
+            watcher_log: rx,
+            item: None,
+        };
+        if with_tray_host {
+            tray.wait_line("READY");
+        }
+        tray
+    }
+
+    pub fn wait_line(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.watcher_log.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the tray host never saw {prefix}"),
+            }
+        }
+    }
+
+    pub fn login(&self, server: &str, user: &str, password: &str) {
+        let out = self.session.login(server, user, password);
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the app; its log goes to `app.log` in the session's home,
+    /// kept with the artefacts when a test fails.
+    pub fn launch(&self, args: &[&str]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.session.home.path().join("app.log"))
+            .unwrap();
+        self.session
+            .command(BIN)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// The registered item's bus name and object path.
+    pub fn item(&mut self) -> (String, String) {
+        if let Some(i) = &self.item {
+            return i.clone();
+        }
+        let line = self.wait_line("ITEM ");
+        let item = line.trim_start_matches("ITEM ").trim().to_owned();
+        let slash = item.find('/').expect("item has a path");
+        let found = (item[..slash].to_owned(), item[slash..].to_owned());
+        self.item = Some(found.clone());
+        found
+    }
+
+    pub fn gdbus(&self, args: &[&str]) -> String {
+        let out = self.session.command("gdbus").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "gdbus {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn property(&mut self, name: &str) -> String {
+        let (dest, path) = self.item();
+        self.gdbus(&[
+            "call",
+            "--session",
+            "--dest",
+            &dest,
+            "--object-path",
+            &path,
+            "--method",
+            "org.freedesktop.DBus.Properties.Get",
+            "org.kde.StatusNotifierItem",
+            name,
+        ])
+    }
+
+    /// The icon file the item shows, as `IconName` names it.
+    pub fn icon_path(&mut self) -> PathBuf {
+        let v = self.property("IconName");
+        let start = v.find('/').expect("an absolute icon path");
+        let end = v[start..].find('\'').map(|e| start + e).unwrap_or(v.len());
+        PathBuf::from(&v[start..end])
+    }
+
+    pub fn label(&mut self) -> String {
+        let v = self.property("XAyatanaLabel");
+        v.split('\'').nth(1).unwrap_or_default().to_owned()
+    }
+
+    pub fn menu_layout(&mut self) -> String {
+        let (dest, _) = self.item();
+        let menu = self.property("Menu");
+        let path = menu
+            .split('\'')
+            .nth(1)
+            .expect("a menu object path")
+            .to_owned();
+        self.gdbus(&[
+            "call",
+            "--session",
+            "--dest",
+            &dest,
+            "--object-path",
+            &path,
+            "--method",
+            "com.canonical.dbusmenu.GetLayout",
+            "--",
+            "0",
+            "-1",
+            "[]",
+        ])
+    }
+
+    pub fn webkit_web_processes(&self, app: &Child) -> usize {
+        descendants(app.id())
+            .iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|c| c.trim() == "WebKitWebProces")
+                    .unwrap_or(false)
+            })
+            .count()
+    }
+
+    pub fn window_exists(&self) -> bool {
+        self.session
+            .command("xdotool")
+            .args(["search", "--name", "^SmartHunt$"])
+            .output()
+            .map(|o| o.status.success() && !o.stdout.is_empty())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Tray {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.session.home.path().join("app.log"))
+                .unwrap_or_default();
+            eprintln!("--- app log ---\n{log}\n--- end of app log ---");
+        }
+        let _ = self.watcher.kill();
+        let _ = self.watcher.wait();
+    }
+}
+
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    let parents: Vec<(u32, u32)> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let after = &stat[stat.rfind(')')? + 2..];
+            let ppid = after.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for (child, parent) in &parents {
+            if *parent == p {
+                out.push(*child);
+                frontier.push(*child);
+            }
+        }
+    }
+    out
 }

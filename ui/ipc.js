@@ -1,0 +1,151 @@
+/**
+ * The only module that talks to the Tauri shell: one function per
+ * command, `on` for events, and every rejection turned into an IpcError
+ * with a `code` to branch on and a `message` to show. It holds no state.
+ */
+
+/**
+ * @typedef {import('./types.js').EngineStatus} EngineStatus
+ * @typedef {import('./types.js').StoredNotification} StoredNotification
+ * @typedef {import('./types.js').Conversation} Conversation
+ * @typedef {import('./types.js').ChatMessage} ChatMessage
+ * @typedef {import('./types.js').Settings} Settings
+ * @typedef {import('./types.js').PopupPolicy} PopupPolicy
+ * @typedef {import('./types.js').SignInArgs} SignInArgs
+ * @typedef {{core?: {invoke?: (cmd: string, args?: object) => Promise<unknown>}, event?: {listen?: (event: string, cb: (e: {payload: unknown}) => void) => Promise<() => void>}}} TauriGlobal
+ */
+
+/** Error codes the shell sends; anything else is kept as it came. */
+export const ERROR_CODES = Object.freeze([
+  'not_signed_in', 'signed_out', 'invalid_credentials', 'unreachable', 'keychain', 'bad_input', 'server', 'internal',
+]);
+
+/** @type {Record<string, string>} */
+const FALLBACK_MESSAGES = {
+  not_signed_in: 'You are not signed in.',
+  signed_out: 'Your session has ended. Please sign in again.',
+  invalid_credentials: 'The username or password is not right.',
+  unreachable: 'The server cannot be reached. Check your connection and the server address.',
+  keychain: 'The system keychain is locked or not available.',
+  bad_input: 'Some of the input is not valid.',
+  server: 'The server had a problem. Please try again later.',
+  internal: 'Something went wrong inside SmartHunt.',
+};
+
+/** A command's failure: `code` to branch on, `message` to show. */
+export class IpcError extends Error {
+  /** @param {string} code @param {string} message @param {unknown} [cause] */
+  constructor(code, message, cause) {
+    super(message);
+    this.name = 'IpcError';
+    this.code = code;
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/**
+ * Maps whatever a rejected invoke carried to an IpcError: the shell's
+ * `{code, message}`, Tauri's own string errors ("command not found"),
+ * exceptions, or nothing at all.
+ * @param {unknown} err
+ * @returns {IpcError}
+ */
+export function toIpcError(err) {
+  if (err instanceof IpcError) return err;
+  if (err && typeof err === 'object' && !(err instanceof Error)) {
+    const e = /** @type {{code?: unknown, message?: unknown}} */ (err);
+    const code = typeof e.code === 'string' && e.code.trim() ? e.code.trim() : 'internal';
+    const message = typeof e.message === 'string' && e.message.trim() ? e.message.trim() : FALLBACK_MESSAGES[code] ?? FALLBACK_MESSAGES.internal;
+    return new IpcError(code, message, err);
+  }
+  if (typeof err === 'string' && err.trim()) return new IpcError('internal', err.trim(), err);
+  if (err instanceof Error && err.message) return new IpcError('internal', err.message, err);
+  return new IpcError('internal', FALLBACK_MESSAGES.internal, err);
+}
+
+/** True for errors that mean "sign in (again)". @param {unknown} err */
+export function isSessionError(err) {
+  return err instanceof IpcError && (err.code === 'not_signed_in' || err.code === 'signed_out');
+}
+
+/**
+ * The client. `getTauri` finds `window.__TAURI__` (the app enables
+ * withGlobalTauri); tests pass a fake.
+ * @param {() => TauriGlobal|undefined} [getTauri]
+ */
+export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAURI__) {
+  /**
+   * @template T
+   * @param {string} cmd @param {object} [args] @returns {Promise<T>}
+   */
+  async function call(cmd, args) {
+    const invoke = getTauri()?.core?.invoke;
+    if (typeof invoke !== 'function') {
+      throw new IpcError('internal', 'This window is not connected to the SmartHunt app.');
+    }
+    try {
+      return /** @type {T} */ (await (args === undefined ? invoke(cmd) : invoke(cmd, args)));
+    } catch (err) {
+      throw toIpcError(err);
+    }
+  }
+
+  return {
+    /** @returns {Promise<EngineStatus>} */
+    getStatus: () => call('get_status'),
+    /**
+     * @param {{kind: string|null, unreadOnly: boolean, before: number|null, limit: number}} q
+     * @returns {Promise<StoredNotification[]>}
+     */
+    listNotifications: (q) => call('list_notifications', {
+      kind: q.kind ?? null, unreadOnly: Boolean(q.unreadOnly), before: q.before ?? null, limit: q.limit,
+    }),
+    /** Marks it read; returns it with `data`. @param {number} localId @returns {Promise<StoredNotification>} */
+    openNotification: (localId) => call('open_notification', { localId }),
+    /** @param {number} localId @returns {Promise<void>} */
+    markRead: (localId) => call('mark_read', { localId }),
+    /** @returns {Promise<void>} */
+    markAllRead: () => call('mark_all_read'),
+    /** @param {number} localId @param {boolean} approve @returns {Promise<number>} the booking id */
+    decideBooking: (localId, approve) => call('decide_booking', { localId, approve }),
+    /** @returns {Promise<Conversation[]>} */
+    listConversations: () => call('list_conversations'),
+    /** Newest first. @param {number} otherId @param {number|null} before @param {number} limit @returns {Promise<ChatMessage[]>} */
+    getThread: (otherId, before, limit) => call('get_thread', { otherId, before, limit }),
+    /** @param {number} receiver @param {string} content @returns {Promise<void>} */
+    sendMessage: (receiver, content) => call('send_message', { receiver, content }),
+    /** @returns {Promise<Settings>} */
+    getSettings: () => call('get_settings'),
+    /** @param {PopupPolicy} policy @returns {Promise<void>} */
+    setPolicy: (policy) => call('set_policy', { policy }),
+    /** @param {boolean} enabled @returns {Promise<void>} */
+    setAutostart: (enabled) => call('set_autostart', { enabled }),
+    /** null resumes. @param {number|null} minutes @returns {Promise<void>} */
+    pause: (minutes) => call('pause', { minutes }),
+    /** @param {SignInArgs} args @returns {Promise<{username: string, role: string|null}>} */
+    signIn: (args) => call('sign_in', { ...args }),
+    /** @returns {Promise<void>} */
+    signOut: () => call('sign_out'),
+    /** The core reconciles with the server. @returns {Promise<void>} */
+    windowOpened: () => call('window_opened'),
+
+    /**
+     * Listens to a shell event; resolves to a function that stops it.
+     * Without the shell (or on failure) it resolves to a no-op.
+     * @param {'status'|'engine-event'|'open-item'} event
+     * @param {(payload: any) => void} handler
+     * @returns {Promise<() => void>}
+     */
+    async on(event, handler) {
+      const listen = getTauri()?.event?.listen;
+      if (typeof listen !== 'function') return () => {};
+      try {
+        return await listen(event, (e) => handler(e?.payload));
+      } catch {
+        return () => {};
+      }
+    },
+  };
+}
+
+/** @typedef {ReturnType<typeof createIpc>} Ipc */

@@ -1,0 +1,72 @@
+/**
+ * Boots the window: builds the views, renders them from the store on
+ * every change (once per frame), wires the shell's events, keeps the
+ * clock ticking for countdowns. Holds no data of its own.
+ */
+
+import { createActions } from './actions.js';
+import { h } from './lib/dom.js';
+import { needsTick } from './lib/status-text.js';
+import { createIpc } from './ipc.js';
+import { createStore, initialState } from './state.js';
+import { createChatView } from './views/chat.js';
+import { createHeader } from './views/header.js';
+import { createNotificationsView } from './views/notifications.js';
+import { createSettingsView } from './views/settings.js';
+import { createAnnouncer, createBanner, createStatusBar } from './views/status.js';
+
+/** Relative times ("5 min ago") are refreshed this often when nothing counts down. */
+const SLOW_TICK_MS = 30_000;
+
+const ipc = createIpc();
+const store = createStore(initialState());
+const actions = createActions({ ipc, store });
+
+const initialView = location.hash.replace('#', '');
+if (initialView === 'chat' || initialView === 'settings' || initialView === 'notifications') store.set({ view: initialView });
+
+const parts = {
+  header: createHeader({ actions }),
+  banner: createBanner({ actions }),
+  notifications: createNotificationsView({ store, actions }),
+  chat: createChatView({ store, actions }),
+  settings: createSettingsView({ store, actions }),
+  statusbar: createStatusBar({ actions }),
+  announcer: createAnnouncer(),
+};
+
+const root = /** @type {HTMLElement} */ (document.getElementById('app'));
+root.replaceChildren(
+  parts.header.el,
+  parts.banner.el,
+  h('main', { class: 'app-main' }, parts.notifications.el, parts.chat.el, parts.settings.el),
+  parts.statusbar.el,
+  parts.announcer.el,
+);
+
+let frame = 0;
+function render() {
+  frame = 0;
+  const s = store.get();
+  for (const p of Object.values(parts)) p.update(s);
+}
+store.subscribe(() => {
+  if (!frame) frame = requestAnimationFrame(render);
+});
+render();
+
+let lastSlowTick = Date.now();
+setInterval(() => {
+  const t = Date.now();
+  const s = store.get();
+  if (needsTick(s.status, t) || t - lastSlowTick >= SLOW_TICK_MS) {
+    lastSlowTick = t;
+    store.set({ now: t });
+  }
+}, 1000);
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') void actions.windowShown();
+});
+
+void actions.start();

@@ -1,0 +1,96 @@
+/**
+ * The IPC contract's shapes, as JSDoc types for `tsc --checkJs`. They
+ * mirror the Rust types the shell serialises (smarthunt-core's
+ * EngineStatus, StoredNotification, Conversation, StoredChatMessage,
+ * PolicySettings). No code.
+ */
+
+/**
+ * @typedef {'starting'|'not_signed_in'|'signed_out'|'keychain_unavailable'|'connecting'|'connected'|'reconnecting'|'stopped'} ConnectionStateName
+ *
+ * @typedef {object} ConnectionState
+ * @property {ConnectionStateName} state
+ * @property {string} [reason] signed_out
+ * @property {string} [message] keychain_unavailable
+ * @property {'unknown'|'documented'|'legacy'} [variant] connected
+ * @property {number} [attempt] reconnecting
+ * @property {number} [retry_at_ms] reconnecting, unix ms
+ * @property {string} [last_error] reconnecting
+ *
+ * @typedef {object} AccountInfo
+ * @property {string} server
+ * @property {string} username
+ * @property {number|null} user_id
+ * @property {string|null} role landlord, tenant or admin
+ *
+ * @typedef {object} EngineStatus
+ * @property {ConnectionState} connection
+ * @property {number} unread
+ * @property {AccountInfo|null} account
+ * @property {number} outbox_pending
+ * @property {number|null} paused_until_ms
+ *
+ * @typedef {object} StoredNotification
+ * @property {number} local_id
+ * @property {number|null} server_id
+ * @property {string} title
+ * @property {string} body
+ * @property {string} kind booking, message, maintenance, property, review or general
+ * @property {Record<string, unknown>} data
+ * @property {string|null} created_at ISO-8601
+ * @property {number} received_at_ms
+ * @property {boolean} is_read
+ * @property {boolean} popped
+ *
+ * @typedef {object} Conversation
+ * @property {number} other_id
+ * @property {string|null} other_name
+ * @property {string} last_content
+ * @property {number} last_at_ms
+ * @property {number} unread
+ *
+ * @typedef {object} ChatMessage
+ * @property {number} local_id
+ * @property {number|null} server_id
+ * @property {number} sender_id
+ * @property {number} recipient_id
+ * @property {string} content
+ * @property {string|null} sent_at
+ * @property {boolean} pending
+ * @property {number} at_ms
+ * @property {boolean} is_read
+ *
+ * @typedef {object} PopupPolicy
+ * @property {string[]} muted
+ * @property {{start: string, end: string}|null} quiet_hours
+ * @property {number|null} paused_until_ms
+ * @property {boolean} sound
+ *
+ * @typedef {object} Settings
+ * @property {PopupPolicy} policy
+ * @property {boolean} autostart
+ * @property {string|null} server
+ * @property {string|null} ca_file
+ * @property {boolean} allow_insecure_http
+ *
+ * @typedef {object} SignInArgs
+ * @property {string} server
+ * @property {string} username
+ * @property {string} password
+ * @property {boolean} staySignedIn
+ * @property {string|null} caFile
+ * @property {boolean} allowInsecureHttp
+ *
+ * @typedef {object} EngineEvent
+ * @property {'notifications_changed'|'notification_added'|'chat_changed'|'booking_decided'} kind
+ * @property {number} [local_id]
+ * @property {number} [booking_id]
+ * @property {boolean} [approved]
+ *
+ * @typedef {object} OpenItem
+ * @property {'notifications'|'chat'} view
+ * @property {number} [localId]
+ * @property {number} [otherId]
+ */
+
+export {};
