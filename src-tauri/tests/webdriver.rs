@@ -1,0 +1,351 @@
+//! End-to-end through the real window: tauri-driver + WebKitWebDriver drive
+//! the real app's webview in a real desktop session (tray host, dunst,
+//! gnome-keyring) against the dev server. What a user sees and clicks.
+
+mod desktop;
+
+use std::net::TcpListener;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use desktop::{artefacts, wait_until, Server, Tray, BIN, WAIT};
+use serde_json::{json, Value};
+
+/// Element references are objects with one key that starts with this
+/// (W3C names `element-6066-11e4-a932-00053ab0c5fe`; WebKitWebDriver
+/// answers with another suffix).
+const ELEMENT_KEY_PREFIX: &str = "element-6066-11e4-";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A WebDriver session on the real app, through tauri-driver.
+struct Window {
+    runtime: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    driver: Child,
+}
+
+impl Window {
+    fn open(tray: &Tray) -> Self {
+        let (port, native) = (free_port(), free_port());
+        let driver = tray
+            .session
+            .command("tauri-driver")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tauri-driver runs (cargo install tauri-driver --locked)");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        wait_until("tauri-driver listens", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        let mut w = Self {
+            runtime,
+            http: reqwest::Client::new(),
+            base,
+            session: String::new(),
+            driver,
+        };
+        let caps =
+            json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": BIN}}}});
+        let v = w.call("POST", "/session", Some(caps));
+        w.session = v["sessionId"]
+            .as_str()
+            .expect("a WebDriver session")
+            .to_owned();
+        w
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let http = self.http.clone();
+        let v: Value = self.runtime.block_on(async move {
+            let mut req = http.request(method, url);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            req.send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap_or(Value::Null)
+        });
+        v["value"].clone()
+    }
+
+    fn s(&self, path: &str) -> String {
+        format!("/session/{}{path}", self.session)
+    }
+
+    fn find_all(&self, using: &str, value: &str) -> Vec<String> {
+        let v = self.call(
+            "POST",
+            &self.s("/elements"),
+            Some(json!({"using": using, "value": value})),
+        );
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| {
+                        e.as_object()?
+                            .iter()
+                            .find(|(k, _)| k.starts_with(ELEMENT_KEY_PREFIX))
+                            .and_then(|(_, v)| v.as_str().map(str::to_owned))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn css(&self, selector: &str) -> Vec<String> {
+        self.find_all("css selector", selector)
+    }
+
+    /// Waits for an element and returns it.
+    fn wait_for(&self, using: &str, value: &str) -> String {
+        let mut found = None;
+        wait_until(&format!("`{value}` is on screen"), || {
+            found = self.find_all(using, value).into_iter().next();
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
+    fn text(&self, element: &str) -> String {
+        self.call("GET", &self.s(&format!("/element/{element}/text")), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn click(&self, element: &str) {
+        self.call(
+            "POST",
+            &self.s(&format!("/element/{element}/click")),
+            Some(json!({})),
+        );
+    }
+
+    fn type_into(&self, element: &str, text: &str) {
+        self.call(
+            "POST",
+            &self.s(&format!("/element/{element}/value")),
+            Some(json!({"text": text})),
+        );
+    }
+
+    fn script(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            &self.s("/execute/sync"),
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    fn screenshot(&self, name: &str) {
+        let v = self.call("GET", &self.s("/screenshot"), None);
+        if let Some(png) = v
+            .as_str()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        {
+            std::fs::write(artefacts().join(format!("{name}.png")), png).unwrap();
+        }
+    }
+
+    fn button(&self, label: &str) -> String {
+        self.wait_for("xpath", &format!("//button[normalize-space(.)='{label}']"))
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.call("DELETE", &format!("/session/{}", self.session), None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn row_titles(w: &Window) -> Vec<String> {
+    w.css("article.note .note-title")
+        .iter()
+        .map(|e| w.text(e))
+        .collect()
+}
+
+fn signed_in_window(user: (&str, &str), server: &Server) -> (Tray, Window) {
+    let tray = Tray::start(true);
+    tray.login(&server.url, user.0, user.1);
+    let window = Window::open(&tray);
+    window.wait_for("css selector", "#tab-notifications");
+    (tray, window)
+}
+
+#[test]
+fn pushed_notification_appears_and_markup_in_it_stays_text() {
+    let server = Server::start();
+    let (_tray, w) = signed_in_window(("tenant", "tenant-pass"), &server);
+    wait_until("connected", || server.connections() >= 1);
+    server.control(
+        "notify",
+        json!({"username":"tenant","title":"Viewing confirmed","body":"Sunny loft, Saturday 10:00","notification_type":"property"}),
+    );
+    wait_until("the pushed notification is listed", || {
+        row_titles(&w)
+            .iter()
+            .any(|t| t.contains("Viewing confirmed"))
+    });
+    let hostile = "<img src=x onerror=\"window.__pwned=1\">";
+    server.control(
+        "notify",
+        json!({"username":"tenant","title":hostile,"body":"<script>window.__pwned=2</script>","notification_type":"general"}),
+    );
+    wait_until("the hostile title is listed as text", || {
+        row_titles(&w).iter().any(|t| t.contains(hostile))
+    });
+    let safe = w.script(
+        "return window.__pwned === undefined && document.querySelectorAll('.note img, .note script').length === 0;",
+    );
+    assert_eq!(safe, Value::Bool(true), "server text ran or became markup");
+    w.screenshot("window-notifications");
+}
+
+#[test]
+fn mark_all_read_clears_the_list_the_tray_and_the_server() {
+    let server = Server::start();
+    let (mut tray, w) = signed_in_window(("tenant", "tenant-pass"), &server);
+    wait_until("connected", || server.connections() >= 1);
+    for i in 1..=3 {
+        server.control(
+            "notify",
+            json!({"username":"tenant","title":format!("Rent reminder {i}"),"body":"Due on the 1st","notification_type":"general"}),
+        );
+    }
+    wait_until("three unread rows", || {
+        w.css("article.note.unread").len() >= 3
+    });
+    wait_until("the tray shows 3", || tray.label() == "3");
+    let button = w.button("Mark all read");
+    w.click(&button);
+    wait_until("no unread row", || w.css("article.note.unread").is_empty());
+    wait_until("the tray count is gone", || tray.label().is_empty());
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let stats = server.rest(
+            ("tenant", "tenant-pass"),
+            "GET",
+            "/api/interactions/notifications/stats/",
+            None,
+        );
+        if stats["body"]["unread"] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server still counts unread: {stats}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn chat_written_while_the_server_is_down_is_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::persistent(dir.path());
+    let (_tray, w) = signed_in_window(("tenant", "tenant-pass"), &server);
+    wait_until("connected", || server.connections() >= 1);
+    server.control(
+        "message",
+        json!({"from":"landlord","to":"tenant","content":"Hi Tom, the keys are ready."}),
+    );
+    let tab = w.wait_for("css selector", "#tab-chat");
+    w.click(&tab);
+    let conversation = w.wait_for("css selector", "li.conv-item button");
+    w.click(&conversation);
+    w.wait_for(
+        "xpath",
+        "//li[contains(@class,'msg')][contains(.,'the keys are ready')]",
+    );
+
+    server.stop();
+    wait_until("the app notices", || {
+        w.script("return document.body.innerText.includes('Offline') || document.body.innerText.includes('Reconnecting') || document.body.innerText.includes('offline');")
+            == Value::Bool(true)
+    });
+    let composer = w.wait_for("css selector", "#composer");
+    w.type_into(&composer, "Great, I will pick them up at 6.");
+    let send = w.wait_for("css selector", "button.send");
+    w.click(&send);
+    w.wait_for("css selector", "li.msg.pending");
+    w.screenshot("window-chat-pending");
+
+    server.restart();
+    wait_until("delivered: no longer pending", || {
+        w.css("li.msg.pending").is_empty() && server.connections() >= 1
+    });
+    let messages = server.rest(
+        ("landlord", "landlord-pass"),
+        "GET",
+        "/api/interactions/messages/?page=1",
+        None,
+    );
+    let sent = messages["body"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["content"] == "Great, I will pick them up at 6.")
+        .count();
+    assert_eq!(sent, 1, "delivered exactly once");
+    w.screenshot("window-chat");
+}
+
+#[test]
+fn settings_turn_autostart_off_and_show_who_is_signed_in() {
+    let server = Server::start();
+    let (tray, w) = signed_in_window(("landlord", "landlord-pass"), &server);
+    let autostart =
+        std::path::PathBuf::from(&tray.session.env["XDG_CONFIG_HOME"]).join("autostart");
+    let has_entry = || {
+        std::fs::read_dir(&autostart)
+            .map(|d| d.flatten().next().is_some())
+            .unwrap_or(false)
+    };
+    wait_until("autostart on after the first sign-in", has_entry);
+    wait_until("connected", || server.connections() >= 1);
+    let tab = w.wait_for("css selector", "#tab-settings");
+    w.click(&tab);
+    w.wait_for(
+        "xpath",
+        "//section[@id='panel-settings' and not(@hidden)]//*[contains(normalize-space(.),'landlord')]",
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    w.screenshot("window-settings");
+    let toggle = w.wait_for(
+        "xpath",
+        "//label[.//span[normalize-space(.)='Start SmartHunt when I log in']]",
+    );
+    w.click(&toggle);
+    wait_until("the autostart entry is gone", || !has_entry());
+}
