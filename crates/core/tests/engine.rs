@@ -501,3 +501,60 @@ fn rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// A keychain that answers long after the deadline, as one waiting on a
+/// password prompt (not forever: the test runtime waits for it at the end).
+struct HangingKeychain;
+
+impl smarthunt_core::secret::SecretStore for HangingKeychain {
+    fn get(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<smarthunt_core::secret::Sensitive>, smarthunt_core::secret::SecretStoreError>
+    {
+        std::thread::sleep(Duration::from_secs(12));
+        Ok(None)
+    }
+    fn set(
+        &self,
+        _: &str,
+        _: &str,
+        _: &smarthunt_core::secret::Sensitive,
+    ) -> Result<(), smarthunt_core::secret::SecretStoreError> {
+        std::thread::sleep(Duration::from_secs(12));
+        Ok(())
+    }
+    fn delete(&self, _: &str, _: &str) -> Result<(), smarthunt_core::secret::SecretStoreError> {
+        std::thread::sleep(Duration::from_secs(12));
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keychain_that_never_answers_is_a_clear_error_not_a_hang() {
+    let mut h = Harness::new(Variant::Documented).await;
+    h.login(TENANT, false).await;
+    let ports = smarthunt_core::engine::Ports {
+        notifier: h.notifier.clone(),
+        secrets: std::sync::Arc::new(HangingKeychain),
+    };
+    let (engine, task) =
+        smarthunt_core::engine::Engine::start(h.dir.path().to_owned(), fast_tuning(), ports)
+            .unwrap();
+    h.engine = Some((engine, task));
+    let status = h
+        .wait_status("keychain unavailable", |s| {
+            matches!(s.connection, ConnectionState::KeychainUnavailable { .. })
+        })
+        .await;
+    let ConnectionState::KeychainUnavailable { message } = status.connection else {
+        unreachable!()
+    };
+    assert!(message.contains("did not answer"), "{message}");
+    h.wait_popups("the user is told", |p| {
+        p.iter()
+            .any(|p| p.key == PopupKey::Account && p.title.contains("keychain"))
+    })
+    .await;
+}
