@@ -92,11 +92,7 @@ pub fn data_dir() -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("smarthunt-tray: cannot start: {e}");
@@ -141,6 +137,15 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// The one tokio runtime of the process (Tauri shares it in the tray app).
+/// Two workers: the app is mostly idle, and the machine may be small.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
 }
 
 /// The whole of standard input, less one trailing newline.

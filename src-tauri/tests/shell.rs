@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use desktop::{artefacts, descendants, support, terminate, wait_until, Server, Tray, WAIT};
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Reads the badge area of the icon: how many pixels are the badge's red.
 fn badge_pixels(icon: &std::path::Path) -> usize {
@@ -183,30 +183,13 @@ fn approve_from_a_popup_approves_the_booking_on_the_server() {
             .any(|n| n["summary"] == "Booking approved")
     });
     // The server has it decided: deciding again is refused as not pending.
-    let again = server.runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let tokens: Value = client
-            .post(format!("{}/api/token/", server.url))
-            .json(&json!({"username":"landlord","password":"landlord-pass"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        client
-            .patch(format!(
-                "{}/api/interactions/bookings/{booking_id}/approve/",
-                server.url
-            ))
-            .bearer_auth(tokens["access"].as_str().unwrap())
-            .json(&json!({"status":"approved"}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    });
+    let again = server.rest(
+        ("landlord", "landlord-pass"),
+        "PATCH",
+        &format!("/api/interactions/bookings/{booking_id}/approve/"),
+        Some(json!({"status": "approved"})),
+    )["status"]
+        .clone();
     assert_eq!(again, 400, "the booking is no longer pending");
     terminate(&mut app);
 }

@@ -1531,28 +1531,7 @@ impl<'a> AccountRun<'a> {
         self.kick_outbox();
     }
 
-    async fn open(&mut self, local_id: i64) -> Result<StoredNotification, EngineError> {
-        let n = self
-            .runner
-            .store
-            .run(move |s| s.notification(local_id))
-            .await?
-            .ok_or(EngineError::Api(ApiError::Status(404)))?;
-        if !n.is_read {
-            Box::pin(self.on_command(Command::MarkRead(local_id))).await;
-        }
-        if let (true, Some(server_id)) = (n.data.is_empty(), n.server_id) {
-            match self.api.notification_detail(server_id).await {
-                Ok(detail) => {
-                    let window = self.runner.tuning.dedupe_window.as_millis() as i64;
-                    self.runner
-                        .store
-                        .run(move |s| s.insert_notification(&detail, now_ms(), window))
-                        .await?;
-                }
-                Err(e) => tracing::info!(error = %e, "no detail for a notification"),
-            }
-        }
+    async fn stored(&self, local_id: i64) -> Result<StoredNotification, EngineError> {
         self.runner
             .store
             .run(move |s| s.notification(local_id))
@@ -1560,23 +1539,47 @@ impl<'a> AccountRun<'a> {
             .ok_or(EngineError::Api(ApiError::Status(404)))
     }
 
-    async fn decide_booking(&mut self, local_id: i64, approve: bool) -> Result<i64, EngineError> {
-        let n = self
-            .runner
-            .store
-            .run(move |s| s.notification(local_id))
-            .await?
-            .ok_or(EngineError::Api(ApiError::Status(404)))?;
-        let mut booking = n.data.get("booking_id").and_then(protocol::id_value);
-        if booking.is_none() {
-            if let Some(server_id) = n.server_id {
-                let detail = self.api.notification_detail(server_id).await?;
-                booking = detail.data.get("booking_id").and_then(protocol::id_value);
+    /// The notification with its `data`, fetched from the server (and kept)
+    /// when the list gave none.
+    async fn with_context(&mut self, local_id: i64) -> Result<StoredNotification, EngineError> {
+        let n = self.stored(local_id).await?;
+        let (true, Some(server_id)) = (n.data.is_empty(), n.server_id) else {
+            return Ok(n);
+        };
+        match self.api.notification_detail(server_id).await {
+            Ok(detail) => {
+                let window = self.runner.tuning.dedupe_window.as_millis() as i64;
+                self.runner
+                    .store
+                    .run(move |s| s.insert_notification(&detail, now_ms(), window))
+                    .await?;
+                self.stored(local_id).await
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "no detail for a notification");
+                Ok(n)
             }
         }
-        let booking = booking.ok_or(EngineError::Api(ApiError::Decode(
-            "this notification names no booking".into(),
-        )))?;
+    }
+
+    async fn open(&mut self, local_id: i64) -> Result<StoredNotification, EngineError> {
+        let n = self.with_context(local_id).await?;
+        if n.is_read {
+            return Ok(n);
+        }
+        Box::pin(self.on_command(Command::MarkRead(local_id))).await;
+        self.stored(local_id).await
+    }
+
+    async fn decide_booking(&mut self, local_id: i64, approve: bool) -> Result<i64, EngineError> {
+        let n = self.with_context(local_id).await?;
+        let booking = n
+            .data
+            .get("booking_id")
+            .and_then(protocol::id_value)
+            .ok_or(EngineError::Api(ApiError::Decode(
+                "this notification names no booking".into(),
+            )))?;
         self.api.decide_booking(booking, approve).await?;
         Ok(booking)
     }

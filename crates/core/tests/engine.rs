@@ -465,29 +465,13 @@ async fn server_database_reset_does_not_silence_new_notifications() {
 }
 
 async fn server_unread(h: &Harness) -> serde_json::Value {
-    // Sign in separately, as the web app would.
-    let tokens: serde_json::Value = h
-        .http
-        .post(format!("{}/api/token/", h.base_url))
-        .json(&json!({"username":"tenant","password":"tenant-pass"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    h.http
-        .get(format!(
-            "{}/api/interactions/notifications/stats/",
-            h.base_url
-        ))
-        .bearer_auth(tokens["access"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    h.rest_as(
+        TENANT,
+        reqwest::Method::GET,
+        "/api/interactions/notifications/stats/",
+        None,
+    )
+    .await
 }
 
 fn rss_kib() -> u64 {

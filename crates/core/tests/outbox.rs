@@ -9,33 +9,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{fast_tuning, Harness, WAIT};
-use serde_json::{json, Value};
+use serde_json::json;
 use smarthunt_core::engine::{Engine, Ports};
 use smarthunt_core::ports::NoNotifier;
 use smarthunt_core::secret::{MemorySecretStore, SecretStore, Sensitive};
-use smarthunt_devserver::{DevServerConfig, Variant, TENANT};
+use smarthunt_devserver::{DevServerConfig, Variant, LANDLORD, TENANT};
 
 async fn server_messages(h: &Harness, content: &str) -> usize {
-    let tokens: Value = h
-        .http
-        .post(format!("{}/api/token/", h.base_url))
-        .json(&json!({"username":"landlord","password":"landlord-pass"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let page: Value = h
-        .http
-        .get(format!("{}/api/interactions/messages/?page=1", h.base_url))
-        .bearer_auth(tokens["access"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = h
+        .rest_as(
+            LANDLORD,
+            reqwest::Method::GET,
+            "/api/interactions/messages/?page=1",
+            None,
+        )
+        .await;
     page["results"]
         .as_array()
         .unwrap()
@@ -174,29 +162,14 @@ async fn mark_read_made_offline_reaches_the_server_after_reconnect() {
     .await;
     h.restart_server().await;
     wait_outbox_empty(&h).await;
-    let tokens: Value = h
-        .http
-        .post(format!("{}/api/token/", h.base_url))
-        .json(&json!({"username":"tenant","password":"tenant-pass"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let n: Value = h
-        .http
-        .get(format!(
-            "{}/api/interactions/notifications/{id}/",
-            h.base_url
-        ))
-        .bearer_auth(tokens["access"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let n = h
+        .rest_as(
+            TENANT,
+            reqwest::Method::GET,
+            &format!("/api/interactions/notifications/{id}/"),
+            None,
+        )
+        .await;
     assert_eq!(n["is_read"], true);
 }
 

@@ -39,11 +39,7 @@ pub struct AppState {
 /// window (autostart); the window opens anyway when there is no tray host.
 pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
     let _log = logging::init(&data_dir);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("smarthunt-tray: cannot start: {e}");

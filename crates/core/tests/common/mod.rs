@@ -2,6 +2,8 @@
 //! temporary data dir, and recording ports.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,6 +158,40 @@ impl Harness {
             resp.status()
         );
         resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// A REST call signed in as `user`, as the web app would make it;
+    /// returns the JSON body.
+    pub async fn rest_as(
+        &self,
+        user: (&str, &str),
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let tokens: Value = self
+            .http
+            .post(format!("{}/api/token/", self.base_url))
+            .json(&json!({"username": user.0, "password": user.1}))
+            .send()
+            .await
+            .expect("sign in")
+            .json()
+            .await
+            .expect("tokens");
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(tokens["access"].as_str().expect("an access token"));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send()
+            .await
+            .expect("REST call")
+            .json()
+            .await
+            .unwrap_or(Value::Null)
     }
 
     pub async fn server_stats(&self) -> Value {
