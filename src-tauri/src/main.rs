@@ -25,7 +25,8 @@ Exit codes:
   10  the username or password was not accepted
   11  the server cannot be reached
   12  no keychain, or the keychain is locked
-  13  the server address, CA file or TLS setup is not usable
+  13  the server address, CA file or TLS setup is not usable (an untrusted
+      certificate too: give the server's CA with --ca-file)
   14  the server failed or answered something unexpected
 
 Environment:

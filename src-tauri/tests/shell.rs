@@ -357,3 +357,56 @@ fn sign_out_from_the_tray_menu_removes_the_keychain_entry() {
     });
     terminate(&mut app);
 }
+
+#[test]
+fn clicking_a_popup_opens_the_window_on_that_item() {
+    let tray = Tray::start(true);
+    let server = Server::start();
+    tray.login(&server.url, "tenant", "tenant-pass");
+    let mut app = tray.launch(&["--hidden"]);
+    wait_until("connected", || server.connections() >= 1);
+    assert!(!tray.window_exists());
+    server.control(
+        "notify",
+        json!({"username":"tenant","title":"Repair booked","body":"The plumber comes on Monday","notification_type":"maintenance"}),
+    );
+    let mut id = None;
+    wait_until("the popup is shown", || {
+        id = tray
+            .session
+            .notifications()
+            .iter()
+            .find(|n| n["summary"] == "Repair booked")
+            .and_then(|n| n["id"].as_u64());
+        id.is_some()
+    });
+    // As the daemon does on a click of the popup's body.
+    let clicked = tray
+        .session
+        .command("gdbus")
+        .args([
+            "emit",
+            "--session",
+            "--object-path",
+            "/org/freedesktop/Notifications",
+            "--signal",
+            "org.freedesktop.Notifications.ActionInvoked",
+            &format!("uint32 {}", id.unwrap()),
+            "default",
+        ])
+        .status()
+        .unwrap();
+    assert!(clicked.success());
+    wait_until("the window opens", || tray.window_exists());
+    // It shows that item: the detail view, which marks it read on the server.
+    wait_until("the item is opened (and so read)", || {
+        let list = server.rest(
+            ("tenant", "tenant-pass"),
+            "GET",
+            "/api/interactions/notifications/?is_read=false",
+            None,
+        );
+        list["body"]["count"] == 0
+    });
+    terminate(&mut app);
+}

@@ -43,9 +43,10 @@ impl ApiError {
     }
 
     fn from_reqwest(e: reqwest::Error) -> Self {
+        let sent = !e.is_connect();
         Self::Network {
-            sent: !e.is_connect(),
-            message: e.without_url().to_string(),
+            sent,
+            message: crate::transport::describe_http_error(e).0,
         }
     }
 }

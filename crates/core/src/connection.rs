@@ -106,9 +106,32 @@ impl ReconnectPolicy {
     }
 }
 
+/// How far the wall clock may run ahead of monotonic time between two
+/// checks before we call it a sleep (NTP slews far less than this).
+pub const SLEEP_JUMP: Duration = Duration::from_secs(10);
+
+/// Monotonic time stops while the machine sleeps; the wall clock does not.
+/// When the wall clock ran ahead by more than [`SLEEP_JUMP`] between two
+/// checks, the machine slept and the socket is likely dead.
+pub fn resumed_from_sleep(wall_elapsed: Duration, mono_elapsed: Duration) -> bool {
+    wall_elapsed > mono_elapsed + SLEEP_JUMP
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wall_clock_jump_means_the_machine_slept() {
+        let s = Duration::from_secs;
+        assert!(!resumed_from_sleep(s(5), s(5)));
+        assert!(!resumed_from_sleep(s(14), s(5)), "small drift or slew");
+        assert!(resumed_from_sleep(s(3600), s(5)), "an hour asleep");
+        assert!(
+            !resumed_from_sleep(s(0), s(5)),
+            "the clock set back is no sleep"
+        );
+    }
 
     #[test]
     fn backoff_grows_to_the_cap() {

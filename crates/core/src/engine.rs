@@ -1601,7 +1601,7 @@ impl<'a> AccountRun<'a> {
         let wall_elapsed = wall.elapsed().unwrap_or_default();
         let mono_elapsed = mono.elapsed();
         self.wall_anchor = (Instant::now(), SystemTime::now());
-        if wall_elapsed > mono_elapsed + Duration::from_secs(10) {
+        if crate::connection::resumed_from_sleep(wall_elapsed, mono_elapsed) {
             tracing::info!("resumed from sleep: reconnecting now");
             self.socket = None;
             self.attempt = 0;

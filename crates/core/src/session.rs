@@ -30,6 +30,10 @@ pub enum SessionError {
     NotSignedIn,
     #[error("cannot reach the server: {0}")]
     Network(String),
+    #[error(
+        "the server's certificate is not trusted ({0}); for a self-signed server, give its CA file"
+    )]
+    Tls(String),
     #[error("the server failed (HTTP {0}); will retry")]
     Server(u16),
     #[error("the server answered something unexpected: {0}")]
@@ -45,8 +49,10 @@ impl SessionError {
     }
 
     fn from_reqwest(e: reqwest::Error) -> Self {
-        // reqwest's text may include the URL; our REST URLs carry no token.
-        Self::Network(e.without_url().to_string())
+        match crate::transport::describe_http_error(e) {
+            (text, crate::transport::HttpFailure::Tls) => Self::Tls(text),
+            (text, crate::transport::HttpFailure::Network) => Self::Network(text),
+        }
     }
 }
 

@@ -48,6 +48,40 @@ impl TransportError {
     }
 }
 
+/// A REST failure in words a user can act on. reqwest's own message
+/// ("error sending request") leaves the cause out; the cause is what says
+/// "invalid peer certificate: UnknownIssuer" or "unsuccessful tunnel".
+/// The URL is dropped (ours carry no secret, but they are noise).
+pub(crate) fn describe_http_error(e: reqwest::Error) -> (String, HttpFailure) {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    let lower = text.to_ascii_lowercase();
+    let kind = if lower.contains("certificate") || lower.contains("unknownissuer") {
+        HttpFailure::Tls
+    } else {
+        HttpFailure::Network
+    };
+    (text, kind)
+}
+
+/// What kind of thing went wrong under a REST call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HttpFailure {
+    /// The server's certificate is not trusted (a CA file may be needed).
+    Tls,
+    /// Anything else on the way: refused, reset, timeout, proxy.
+    Network,
+}
+
 /// A SmartHunt server's base address, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerUrl {

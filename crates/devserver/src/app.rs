@@ -135,6 +135,8 @@ pub struct App {
     pub variant: Variant,
     pub require_origin: bool,
     pub addr: SocketAddr,
+    /// Served over TLS (https/wss).
+    pub tls: bool,
     pub db: Db,
     pub hub: Hub,
     pub auth: Auth,
@@ -207,6 +209,7 @@ impl App {
             variant: cfg.variant,
             require_origin: cfg.require_origin,
             addr,
+            tls: cfg.tls.is_some(),
             db,
             hub: Hub::new(cfg.variant),
             auth: Auth::new(
@@ -218,6 +221,15 @@ impl App {
             counters: Counters::default(),
             knobs: Knobs::new(),
             shutdown: watch::Sender::new(false),
+        }
+    }
+
+    /// `https` with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
         }
     }
 

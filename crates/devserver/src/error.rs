@@ -22,6 +22,14 @@ pub enum DevServerError {
         #[source]
         source: std::io::Error,
     },
+    /// A TLS certificate or key file could not be used.
+    #[error("cannot use the TLS file {path}: {reason}")]
+    Tls {
+        /// The certificate or key file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The SQLite database failed.
     #[error(transparent)]
     Db(#[from] DbError),

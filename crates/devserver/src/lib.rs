@@ -6,7 +6,8 @@
 //! documented or the legacy dialect, the REST API, and a loopback-only
 //! control API under `/control/` to create events and inject faults.
 //!
-//! HTTP surface (one listener):
+//! HTTP surface (one listener; plain http, or https/wss when
+//! [`DevServerConfig::tls`] is set):
 //!
 //! | path | what |
 //! |---|---|
@@ -35,6 +36,7 @@ mod error;
 mod hub;
 mod rest;
 mod scenario;
+mod tls;
 mod wire;
 mod ws;
 
@@ -46,6 +48,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use serde_json::{json, Value};
 use tokio::net::TcpSocket;
@@ -53,6 +56,7 @@ use tokio::task::JoinHandle;
 
 pub use app::Stats;
 pub use error::{DbError, DevServerError, OpError};
+pub use tls::TlsFiles;
 
 use app::App;
 
@@ -93,6 +97,10 @@ pub struct DevServerConfig {
     pub refresh_ttl: Duration,
     /// HS256 signing secret.
     pub jwt_secret: String,
+    /// Serve over TLS with this certificate and key (`None`: plain http).
+    /// The certificate should be valid for `localhost`, the host name
+    /// [`DevServer::base_url`] then uses.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for DevServerConfig {
@@ -106,6 +114,7 @@ impl Default for DevServerConfig {
             access_ttl: Duration::from_secs(60 * 60),
             refresh_ttl: Duration::from_secs(24 * 60 * 60),
             jwt_secret: "smarthunt-devserver-insecure-dev-secret".to_owned(),
+            tls: None,
         }
     }
 }
@@ -157,6 +166,7 @@ impl DevServer {
         if !cfg.addr.ip().is_loopback() {
             return Err(DevServerError::NonLoopback(cfg.addr));
         }
+        let tls = cfg.tls.as_ref().map(tls::server_config).transpose()?;
         let bind_err = |source| DevServerError::Bind {
             addr: cfg.addr,
             source,
@@ -178,17 +188,32 @@ impl DevServer {
         let mut shutdown = app.shutdown_signal();
         let service = router(Arc::clone(&app)).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
+            let stopped = async move {
                 let _ = shutdown.wait_for(|down| *down).await;
-            });
-            if let Err(e) = serve.await {
+            };
+            let result = match tls {
+                None => {
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
+                // `tap_io` is what gives handlers `ConnectInfo<SocketAddr>`
+                // (the control API's loopback check) for a custom listener.
+                Some(config) => {
+                    let listener = tls::TlsListener::new(listener, config).tap_io(|_| {});
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(stopped)
+                        .await
+                }
+            };
+            if let Err(e) = result {
                 tracing::error!(error = %e, "server stopped with an error");
             }
         });
         let scenario = cfg
             .scenario_interval
             .map(|every| tokio::spawn(scenario::run(Arc::clone(&app), every)));
-        tracing::info!(%addr, variant = ?cfg.variant, "dev server listening");
+        tracing::info!(%addr, variant = ?cfg.variant, tls = app.tls, "dev server listening");
         Ok(DevServer {
             app,
             addr,
@@ -197,14 +222,24 @@ impl DevServer {
         })
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` with TLS (no
+    /// trailing slash).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.app.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
-    /// `ws://127.0.0.1:PORT/ws/notifications/` (append `?token=...`).
+    /// `ws://127.0.0.1:PORT/ws/notifications/`, or
+    /// `wss://localhost:PORT/ws/notifications/` with TLS (append `?token=...`).
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws/notifications/", self.addr)
+        if self.app.tls {
+            format!("wss://localhost:{}/ws/notifications/", self.addr.port())
+        } else {
+            format!("ws://{}/ws/notifications/", self.addr)
+        }
     }
 
     /// The bound address.

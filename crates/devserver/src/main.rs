@@ -1,6 +1,7 @@
 //! `smarthunt-devserver`: runs the dev server until SIGINT/SIGTERM. Prints
-//! exactly one line, `listening on http://HOST:PORT`, to stdout once ready;
-//! logs go to stderr.
+//! exactly one line, `listening on http://HOST:PORT` (with `--tls-cert` and
+//! `--tls-key`: `listening on https://localhost:PORT`), to stdout once
+//! ready; logs go to stderr.
 
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use smarthunt_devserver::{DevServer, DevServerConfig, Variant};
+use smarthunt_devserver::{DevServer, DevServerConfig, TlsFiles, Variant};
 
 /// A SmartHunt-compatible backend on loopback.
 #[derive(Parser, Debug)]
@@ -33,6 +34,12 @@ struct Cli {
     /// Emit a realistic event every SECS seconds (fractions allowed).
     #[arg(long, value_name = "SECS")]
     scenario_interval: Option<f64>,
+    /// Serve https/wss with this certificate chain (PEM, valid for localhost).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 fn loopback_host(host: &str) -> Result<IpAddr, String> {
@@ -107,6 +114,10 @@ async fn main() -> ExitCode {
         db_path: cli.db,
         require_origin: cli.require_origin,
         scenario_interval,
+        tls: cli
+            .tls_cert
+            .zip(cli.tls_key)
+            .map(|(cert_pem, key_pem)| TlsFiles { cert_pem, key_pem }),
         ..DevServerConfig::default()
     };
     let server = match DevServer::start(cfg).await {

@@ -227,10 +227,11 @@ fn page_url(
         .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
         .collect::<Vec<_>>()
         .join("&");
+    let scheme = app.scheme();
     if query.is_empty() {
-        format!("http://{host}{path}")
+        format!("{scheme}://{host}{path}")
     } else {
-        format!("http://{host}{path}?{query}")
+        format!("{scheme}://{host}{path}?{query}")
     }
 }
 

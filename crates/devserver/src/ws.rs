@@ -38,10 +38,11 @@ fn origin_ok(app: &App, headers: &HeaderMap) -> bool {
         return false;
     };
     let port = app.addr.port();
+    let scheme = app.scheme();
     let own = [
-        format!("http://127.0.0.1:{port}"),
-        format!("http://localhost:{port}"),
-        format!("http://[::1]:{port}"),
+        format!("{scheme}://127.0.0.1:{port}"),
+        format!("{scheme}://localhost:{port}"),
+        format!("{scheme}://[::1]:{port}"),
     ];
     own.iter().any(|o| o.eq_ignore_ascii_case(origin))
 }

@@ -36,6 +36,8 @@ fn session_code(e: &SessionError) -> &'static str {
         SessionError::SignedOut(_) => "signed_out",
         SessionError::NotSignedIn => "not_signed_in",
         SessionError::Network(_) => "unreachable",
+        // The user must give a CA file or fix the address.
+        SessionError::Tls(_) => "bad_input",
         SessionError::Server(_) | SessionError::Protocol(_) => "server",
         SessionError::Keychain(_) => "keychain",
     }
