@@ -296,3 +296,75 @@ fn logout_while_running_stops_the_connection_and_removes_local_data() {
     });
     assert!(terminate(&mut app).success());
 }
+
+#[test]
+fn network_coming_back_reconnects_at_once() {
+    use std::io::{BufRead, BufReader, Write};
+    let session = DesktopSession::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::persistent(dir.path());
+    assert!(session
+        .login(&server.url, "tenant", "tenant-pass")
+        .status
+        .success());
+
+    // A private "system bus" with a stand-in NetworkManager on it.
+    let out = session
+        .command("dbus-daemon")
+        .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let system_bus = lines.next().unwrap().trim().to_owned();
+    let system_bus_pid = lines.next().unwrap().trim().to_owned();
+    let mut nm = session
+        .command("/usr/bin/python3")
+        .arg(desktop::support("fake_networkmanager.py"))
+        .arg(&system_bus)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(nm.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert_eq!(ready.trim(), "READY");
+
+    let log = session.home.path().join("headless.log");
+    let mut app = session
+        .command(BIN)
+        .arg("--headless")
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &system_bus)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let logged = |what: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains(what)
+    };
+    wait_until("the app watches NetworkManager", || {
+        logged("watching NetworkManager")
+    });
+    wait_until("connected", || server.connections() >= 1);
+
+    server.stop();
+    wait_until("the app is offline", || logged("reconnecting later"));
+    server.restart();
+    nm.stdin.as_mut().unwrap().write_all(b"70\n").unwrap();
+    wait_until("the app hears the network is back", || {
+        logged("the network is back")
+    });
+    wait_until("connected again", || server.connections() >= 1);
+
+    assert!(terminate(&mut app).success());
+    let _ = nm.kill();
+    let _ = nm.wait();
+    let _ = std::process::Command::new("kill")
+        .arg(&system_bus_pid)
+        .status();
+}
