@@ -368,3 +368,88 @@ fn network_coming_back_reconnects_at_once() {
         .arg(&system_bus_pid)
         .status();
 }
+
+#[test]
+fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
+    let session = DesktopSession::without_notification_daemon();
+    let server = Server::start();
+    assert!(session
+        .login(&server.url, "tenant", "tenant-pass")
+        .status
+        .success());
+    let log = session.home.path().join("headless.log");
+    let mut app = session
+        .command(BIN)
+        .arg("--headless")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_until("connected", || server.connections() >= 1);
+    let said = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("no notification service answers")
+            .count()
+    };
+    server.control(
+        "notify",
+        json!({"username":"tenant","title":"First","body":"b","notification_type":"general"}),
+    );
+    wait_until("the app says there is no daemon", || said() >= 1);
+    for i in 0..3 {
+        server.control("notify", json!({"username":"tenant","title":format!("More {i}"),"body":"b","notification_type":"message"}));
+    }
+    // Still stored and counted: the server sees the app keep its socket.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(said(), 1, "said once");
+    assert!(app.try_wait().unwrap().is_none(), "still running");
+    assert!(server.connections() >= 1, "still connected");
+    assert!(terminate(&mut app).success());
+}
+
+#[test]
+fn a_burst_of_one_kind_becomes_one_summary_popup_that_replaces_itself() {
+    let session = DesktopSession::start();
+    let server = Server::start();
+    assert!(session
+        .login(&server.url, "landlord", "landlord-pass")
+        .status
+        .success());
+    let mut app = headless(&session);
+    wait_until("connected", || server.connections() >= 1);
+    server.control(
+        "flood",
+        json!({"username":"landlord","count":12,"notification_type":"booking"}),
+    );
+    let mut summaries = Vec::new();
+    wait_until("one summary counting all twelve", || {
+        summaries = session
+            .notifications()
+            .into_iter()
+            .filter(|n| {
+                n["summary"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("booking request")
+            })
+            .filter(|n| {
+                n["summary"]
+                    .as_str()
+                    .unwrap_or("")
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit())
+            })
+            .collect();
+        summaries
+            .iter()
+            .any(|n| n["summary"].as_str().unwrap_or("").starts_with("12 "))
+    });
+    // Every update went to the same popup id: replaced, never stacked. (The
+    // history may list an id twice because the test closes popups to read it.)
+    let ids: std::collections::BTreeSet<String> =
+        summaries.iter().map(|n| n["id"].to_string()).collect();
+    assert_eq!(ids.len(), 1, "the summary replaced itself: {summaries:?}");
+    assert!(terminate(&mut app).success());
+}
