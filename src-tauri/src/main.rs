@@ -93,13 +93,6 @@ pub fn data_dir() -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("smarthunt-tray: cannot start: {e}");
-            return ExitCode::from(1);
-        }
-    };
     let code = match cli.command {
         Some(Command::Login {
             server,
@@ -126,16 +119,13 @@ fn main() -> ExitCode {
                     allow_insecure_http,
                 },
             };
-            runtime.block_on(headless::login(&data_dir(), req))
+            block_on(headless::login(&data_dir(), req))
         }
-        Some(Command::Logout) => runtime.block_on(headless::logout(&data_dir())),
-        None if cli.demo => runtime.block_on(headless::demo()),
-        None if cli.headless => runtime.block_on(headless::run(&data_dir())),
-        None => {
-            // Tauri owns the main thread and its own (shared) runtime.
-            drop(runtime);
-            shell::run(data_dir(), cli.hidden)
-        }
+        Some(Command::Logout) => block_on(headless::logout(&data_dir())),
+        None if cli.demo => block_on(headless::demo()),
+        None if cli.headless => block_on(headless::run(&data_dir())),
+        // Tauri owns the main thread; the shell sets up the shared runtime.
+        None => shell::run(data_dir(), cli.hidden),
     };
     ExitCode::from(code)
 }
@@ -147,6 +137,22 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()
+}
+
+/// Runs `work` on the process's runtime, then stops the runtime without
+/// waiting on blocking calls that may never return (a keychain waiting for
+/// a password prompt): their deadline has already answered the user.
+fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smarthunt-tray: cannot start: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 /// The whole of standard input, less one trailing newline.

@@ -4,20 +4,22 @@
 
 mod desktop;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use desktop::{terminate, wait_until, DesktopSession, Server, BIN};
+use desktop::{terminate, wait_until, DesktopSession, KillOnDrop, Server, BIN};
 use serde_json::{json, Value};
 
-fn headless(session: &DesktopSession) -> Child {
-    session
-        .command(BIN)
-        .arg("--headless")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+fn headless(session: &DesktopSession) -> KillOnDrop {
+    KillOnDrop(
+        session
+            .command(BIN)
+            .arg("--headless")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 #[test]
@@ -241,13 +243,15 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn demo_signs_in_to_its_embedded_server_and_pops_scenario_events() {
     let session = DesktopSession::start();
-    let mut demo = session
-        .command(BIN)
-        .arg("--demo")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut demo = KillOnDrop(
+        session
+            .command(BIN)
+            .arg("--demo")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // The scenario emits an event every few seconds; the first sign-in may
     // also summarise its history. Either way, popups arrive by themselves.
     wait_until("scenario popups reach dunst", || {
@@ -318,15 +322,17 @@ fn network_coming_back_reconnects_at_once() {
     let mut lines = text.lines();
     let system_bus = lines.next().unwrap().trim().to_owned();
     let system_bus_pid = lines.next().unwrap().trim().to_owned();
-    let mut nm = session
-        .command("/usr/bin/python3")
-        .arg(desktop::support("fake_networkmanager.py"))
-        .arg(&system_bus)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut nm = KillOnDrop(
+        session
+            .command("/usr/bin/python3")
+            .arg(desktop::support("fake_networkmanager.py"))
+            .arg(&system_bus)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut ready = String::new();
     BufReader::new(nm.stdout.take().unwrap())
         .read_line(&mut ready)
@@ -334,14 +340,16 @@ fn network_coming_back_reconnects_at_once() {
     assert_eq!(ready.trim(), "READY");
 
     let log = session.home.path().join("headless.log");
-    let mut app = session
-        .command(BIN)
-        .arg("--headless")
-        .env("DBUS_SYSTEM_BUS_ADDRESS", &system_bus)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut app = KillOnDrop(
+        session
+            .command(BIN)
+            .arg("--headless")
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &system_bus)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let logged = |what: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -378,13 +386,15 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
         .status
         .success());
     let log = session.home.path().join("headless.log");
-    let mut app = session
-        .command(BIN)
-        .arg("--headless")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut app = KillOnDrop(
+        session
+            .command(BIN)
+            .arg("--headless")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     wait_until("connected", || server.connections() >= 1);
     let said = || {
         std::fs::read_to_string(&log)
@@ -452,4 +462,56 @@ fn a_burst_of_one_kind_becomes_one_summary_popup_that_replaces_itself() {
         summaries.iter().map(|n| n["id"].to_string()).collect();
     assert_eq!(ids.len(), 1, "the summary replaced itself: {summaries:?}");
     assert!(terminate(&mut app).success());
+}
+
+#[test]
+fn a_locked_keychain_is_a_clear_error_and_a_popup_never_a_file() {
+    let session = DesktopSession::start();
+    let server = Server::start();
+    assert!(session
+        .login(&server.url, "tenant", "tenant-pass")
+        .status
+        .success());
+    let lock = session
+        .command("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            "/org/freedesktop/secrets",
+            "--method",
+            "org.freedesktop.Secret.Service.Lock",
+            "['/org/freedesktop/secrets/collection/login']",
+        ])
+        .status()
+        .unwrap();
+    assert!(lock.success());
+
+    let out = session.login(&server.url, "landlord", "landlord-pass");
+    assert_eq!(out.status.code(), Some(12), "keychain exit code");
+    // Locked, or waiting on an unlock prompt that never comes: either way
+    // a sentence about the keychain, within the deadline.
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(said.contains("keychain"), "{said}");
+
+    let mut app = headless(&session);
+    wait_until("the user is told about the keychain", || {
+        session
+            .notifications()
+            .iter()
+            .any(|n| n["summary"].as_str().unwrap_or("").contains("keychain"))
+    });
+    assert_eq!(
+        server.connections(),
+        0,
+        "nothing connects without the keychain"
+    );
+    assert!(terminate(&mut app).success());
+    // Never a fallback file: nothing in the data dir holds a token.
+    for entry in walk(&session.data_dir()) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(!text.contains("eyJ"), "a token in {}", entry.display());
+    }
 }

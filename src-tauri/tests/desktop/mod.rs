@@ -516,19 +516,21 @@ impl Tray {
 
     /// Starts the app; its log goes to `app.log` in the session's home,
     /// kept with the artefacts when a test fails.
-    pub fn launch(&self, args: &[&str]) -> Child {
+    pub fn launch(&self, args: &[&str]) -> KillOnDrop {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.session.home.path().join("app.log"))
             .unwrap();
-        self.session
-            .command(BIN)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        KillOnDrop(
+            self.session
+                .command(BIN)
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        )
     }
 
     /// The registered item's bus name and object path.
@@ -665,4 +667,30 @@ pub fn descendants(pid: u32) -> Vec<u32> {
         }
     }
     out
+}
+
+/// A process that is killed when the test ends, pass or fail, so a failed
+/// test leaves nothing running.
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
 }
