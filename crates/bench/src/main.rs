@@ -1,0 +1,372 @@
+//! `smarthunt-bench`: SmartHunt Desktop's benchmarks against the dev server
+//! on loopback: event latency (with a bare WebSocket client as the floor),
+//! bursts, the idle cost and start of the real binary, reconnects, and the
+//! store at scale. Prints a table and writes a JSON report. It reports and
+//! does not judge: it exits 0 whenever it ran, whatever the targets say.
+//! `bench/run` builds the binaries and calls it.
+
+mod burst;
+mod desktop;
+mod error;
+mod harness;
+mod idle;
+mod latency;
+mod machine;
+mod procfs;
+mod reconnect;
+mod report;
+mod stats;
+mod store_scale;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use smarthunt_core::engine::Tuning;
+
+use crate::burst::BurstPlan;
+use crate::idle::IdlePlan;
+use crate::latency::LatencyPlan;
+use crate::machine::Machine;
+use crate::reconnect::ReconnectPlan;
+use crate::report::{Figure, Goal, Report};
+use crate::store_scale::StorePlan;
+
+/// Runs SmartHunt Desktop's benchmarks and writes a JSON report.
+#[derive(Parser)]
+#[command(version, about, args_override_self = true)]
+struct Cli {
+    /// The short version: fewer events and restarts, shorter idle, 100k
+    /// rows, a 10k burst (minutes become about one).
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "target/bench/report.json")]
+    out: PathBuf,
+    /// The cargo profile the binaries were built with, for the report
+    /// (default: the name of this program's directory).
+    #[arg(long)]
+    profile: Option<String>,
+    /// The `smarthunt-tray` binary to measure (default: beside this program).
+    #[arg(long)]
+    tray_bin: Option<PathBuf>,
+    /// The `smarthunt-devserver` binary (default: beside this program).
+    #[arg(long)]
+    devserver_bin: Option<PathBuf>,
+    /// Run only these sections (comma-separated); the others are reported
+    /// as not measured.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Section>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Internal: the engine's side of the burst benchmark, in a fresh process.
+    #[command(hide = true)]
+    BurstWorker {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        count: u64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Section {
+    Latency,
+    Burst,
+    Idle,
+    Reconnect,
+    Store,
+}
+
+/// How much of everything to measure.
+struct Plan {
+    latency: LatencyPlan,
+    burst: BurstPlan,
+    idle: IdlePlan,
+    reconnect: ReconnectPlan,
+    store: StorePlan,
+}
+
+impl Plan {
+    fn full() -> Self {
+        Self {
+            latency: LatencyPlan {
+                events: [100, 5000],
+                runs: 5,
+                warmup: 50,
+            },
+            burst: BurstPlan {
+                count: 100_000,
+                runs: 3,
+            },
+            idle: IdlePlan {
+                starts: 5,
+                settle: Duration::from_secs(5),
+                windows: 6,
+                window: Duration::from_secs(10),
+            },
+            reconnect: ReconnectPlan {
+                restarts: 20,
+                down: Duration::from_secs(3),
+                tuning: Tuning::default(),
+                tuning_note: None,
+            },
+            store: StorePlan {
+                rows: 1_000_000,
+                batch: 10_000,
+                reps: 20,
+            },
+        }
+    }
+
+    fn quick() -> Self {
+        let stable_after = Duration::from_secs(1);
+        Self {
+            latency: LatencyPlan {
+                events: [20, 1000],
+                runs: 2,
+                warmup: 10,
+            },
+            burst: BurstPlan {
+                count: 10_000,
+                runs: 1,
+            },
+            idle: IdlePlan {
+                starts: 2,
+                settle: Duration::from_secs(2),
+                windows: 5,
+                window: Duration::from_secs(1),
+            },
+            reconnect: ReconnectPlan {
+                restarts: 3,
+                down: Duration::from_secs(3),
+                tuning: Tuning {
+                    stable_after,
+                    ..Tuning::default()
+                },
+                tuning_note: Some(format!(
+                    "Tuning::default() but stable_after {} s, to keep --quick short",
+                    stable_after.as_secs()
+                )),
+            },
+            store: StorePlan {
+                rows: 100_000,
+                batch: 10_000,
+                reps: 5,
+            },
+        }
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    // Two workers, as the app itself runs.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+fn beside_this_program(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+    }
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("smarthunt-bench: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(Command::BurstWorker { server, count }) = &cli.command {
+        let ok = runtime.block_on(burst::worker(server, *count));
+        return if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let report = runtime.block_on(run_all(&cli));
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    print!("{}", report.table());
+    let _ = std::io::stdout().flush();
+    match report.write(&cli.out) {
+        Ok(()) => {
+            println!("\nreport written to {}", cli.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("smarthunt-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn progress(step: &str) {
+    eprintln!("smarthunt-bench: {step}");
+}
+
+async fn run_all(cli: &Cli) -> Report {
+    let started = Instant::now();
+    let plan = if cli.quick {
+        Plan::quick()
+    } else {
+        Plan::full()
+    };
+    let profile = cli.profile.clone().unwrap_or_else(|| {
+        beside_this_program("")
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "unknown".into())
+    });
+    let tray_bin = cli
+        .tray_bin
+        .clone()
+        .unwrap_or_else(|| beside_this_program("smarthunt-tray"));
+    let devserver_bin = cli
+        .devserver_bin
+        .clone()
+        .unwrap_or_else(|| beside_this_program("smarthunt-devserver"));
+    let mode = if cli.quick { "quick" } else { "full" };
+    let mut report = Report::new(Machine::detect(), profile, mode);
+    report.note_load("start");
+    let wanted = |s: Section| cli.only.is_empty() || cli.only.contains(&s);
+
+    let sections = [
+        Section::Latency,
+        Section::Burst,
+        Section::Idle,
+        Section::Reconnect,
+        Section::Store,
+    ];
+    for section in sections {
+        if !wanted(section) {
+            for (name, unit) in names_of(section) {
+                report.figure(&name, Figure::not_measured(unit, "skipped (--only)"));
+            }
+            continue;
+        }
+        let t = Instant::now();
+        report.note_load(&format!("{section:?}").to_lowercase());
+        progress(&format!("{section:?}: running"));
+        let figures = run_section(section, &plan, &tray_bin, &devserver_bin).await;
+        for (name, figure) in figures {
+            report.figure(&name, figure);
+        }
+        progress(&format!(
+            "{section:?}: done in {:.0} s",
+            t.elapsed().as_secs_f64()
+        ));
+    }
+    add_targets(&mut report);
+    report.duration_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    report.note_load("end");
+    report
+}
+
+fn names_of(section: Section) -> Vec<(String, &'static str)> {
+    match section {
+        Section::Latency => latency::figure_names(),
+        Section::Burst => burst::figure_names(),
+        Section::Idle => idle::figure_names(),
+        Section::Reconnect => reconnect::figure_names(),
+        Section::Store => store_scale::figure_names(),
+    }
+}
+
+async fn run_section(
+    section: Section,
+    plan: &Plan,
+    tray_bin: &Path,
+    devserver_bin: &Path,
+) -> Vec<(String, Figure)> {
+    match section {
+        Section::Latency => latency::run(&plan.latency).await,
+        Section::Burst => burst::run(&plan.burst, devserver_bin).await,
+        Section::Idle => idle::run(&plan.idle, tray_bin).await,
+        Section::Reconnect => reconnect::run(&plan.reconnect).await,
+        Section::Store => {
+            let store = plan.store.clone();
+            match tokio::task::spawn_blocking(move || store_scale::run(&store)).await {
+                Ok(figures) => figures,
+                Err(e) => store_scale::figure_names()
+                    .into_iter()
+                    .map(|(n, u)| {
+                        (
+                            n,
+                            Figure::not_measured(u, format!("the store benchmark died: {e}")),
+                        )
+                    })
+                    .collect(),
+            }
+        }
+    }
+}
+
+/// The promises of issue 5, each judged on its figure's headline value.
+fn add_targets(report: &mut Report) {
+    report.target(
+        "latency_p99_at_1000_per_s",
+        "latency.engine.1000_per_s.p99",
+        Goal::Below(5.0),
+    );
+    report.target(
+        "burst_summary_replacements",
+        "burst.summary_replacements",
+        Goal::AtMost(10.0),
+    );
+    for window in ["window_closed", "window_open"] {
+        report.target(
+            &format!("idle_{window}_cpu"),
+            &format!("idle.{window}.cpu_percent"),
+            Goal::Below(1.0),
+        );
+        report.target(
+            &format!("idle_{window}_no_webkit_process"),
+            &format!("idle.{window}.webkit_processes"),
+            Goal::AtMost(0.0),
+        );
+        report.target(
+            &format!("idle_{window}_main_private_memory"),
+            &format!("idle.{window}.main_private_mb"),
+            Goal::Below(40.0),
+        );
+    }
+    report.target(
+        "start_to_connected",
+        "start.to_connected_s",
+        Goal::Below(1.0),
+    );
+    report.target(
+        "start_to_tray_shown",
+        "start.to_tray_shown_s",
+        Goal::Below(1.0),
+    );
+    report.target(
+        "reconnect_median",
+        "reconnect.back_to_connected_s",
+        Goal::Below(2.0),
+    );
+    report.target("store_first_page", "store.first_page_ms", Goal::Below(20.0));
+    report.target(
+        "store_unread_count",
+        "store.unread_count_ms",
+        Goal::Below(20.0),
+    );
+}
