@@ -2,7 +2,7 @@
 //! real keychain, OS notifications and NetworkManager, and maps outcomes to
 //! exit codes. No window, no tray.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use smarthunt_core::account::{self, AccountError, LoginRequest};
@@ -134,7 +134,8 @@ async fn report_status(engine: Engine) {
     }
 }
 
-async fn wait_for_signal() {
+/// Returns on SIGTERM (session end, `kill`) or SIGINT (Ctrl-C).
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -149,44 +150,70 @@ async fn wait_for_signal() {
     }
 }
 
-/// `smarthunt-tray --demo`: an embedded dev server with its scenario, a
-/// throwaway data dir and an in-memory keychain.
-pub async fn demo() -> u8 {
-    use smarthunt_devserver::{DevServer, DevServerConfig, LANDLORD};
+/// An embedded dev server with its scenario, a throwaway data dir and an
+/// in-memory keychain, signed in as the landlord.
+pub struct Demo {
+    pub dir: PathBuf,
+    pub server: smarthunt_devserver::DevServer,
+    pub secrets: Arc<dyn SecretStore>,
+    _log: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
 
-    let dir = std::env::temp_dir().join(format!("smarthunt-demo-{}", std::process::id()));
-    let _log = logging::init(&dir);
-    let server = match DevServer::start(DevServerConfig {
-        scenario_interval: Some(std::time::Duration::from_secs(4)),
-        ..DevServerConfig::default()
-    })
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => {
+impl Demo {
+    /// Starts the server and signs in; on failure returns the exit code.
+    pub async fn start() -> Result<Demo, u8> {
+        use smarthunt_devserver::{DevServer, DevServerConfig, LANDLORD};
+
+        let dir = std::env::temp_dir().join(format!("smarthunt-demo-{}", std::process::id()));
+        let log = logging::init(&dir);
+        let server = DevServer::start(DevServerConfig {
+            scenario_interval: Some(std::time::Duration::from_secs(4)),
+            ..DevServerConfig::default()
+        })
+        .await
+        .map_err(|e| {
             eprintln!("smarthunt-tray: cannot start the demo server: {e}");
-            return 1;
+            1
+        })?;
+        let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::default());
+        let req = LoginRequest {
+            server: server.base_url(),
+            username: LANDLORD.0.into(),
+            password: Sensitive::new(LANDLORD.1),
+            stay_signed_in: true,
+            transport: TransportOptions::default(),
+        };
+        if let Err(e) = account::login(&dir, req, secrets.clone()).await {
+            eprintln!("smarthunt-tray: demo sign-in failed: {e}");
+            return Err(exit_code(&e));
         }
-    };
-    let secrets: Arc<dyn SecretStore> = Arc::new(MemorySecretStore::default());
-    let req = LoginRequest {
-        server: server.base_url(),
-        username: LANDLORD.0.into(),
-        password: Sensitive::new(LANDLORD.1),
-        stay_signed_in: true,
-        transport: TransportOptions::default(),
-    };
-    if let Err(e) = account::login(&dir, req, secrets.clone()).await {
-        eprintln!("smarthunt-tray: demo sign-in failed: {e}");
-        return exit_code(&e);
+        println!(
+            "SmartHunt demo: dev server at {}, signed in as `{}`. New bookings, messages and maintenance requests pop up every few seconds. Quit from the tray menu (or Ctrl-C).",
+            server.base_url(),
+            LANDLORD.0
+        );
+        Ok(Demo {
+            dir,
+            server,
+            secrets,
+            _log: log,
+        })
     }
-    println!(
-        "SmartHunt demo: dev server at {}, signed in as `{}`. New bookings, messages and maintenance requests pop up every few seconds. Press Ctrl-C to stop.",
-        server.base_url(),
-        LANDLORD.0
-    );
-    let code = run_engine(&dir, secrets).await;
-    server.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
+
+    /// Stops the server and removes the throwaway data.
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `smarthunt-tray --demo --headless`: the demo without window or tray.
+pub async fn demo() -> u8 {
+    let demo = match Demo::start().await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let code = run_engine(&demo.dir, demo.secrets.clone()).await;
+    demo.stop().await;
     code
 }

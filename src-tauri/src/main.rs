@@ -43,7 +43,8 @@ struct Cli {
     #[arg(long)]
     headless: bool,
     /// Start an embedded SmartHunt dev server with its event scenario and
-    /// sign in to it (a throwaway data dir and account).
+    /// sign in to it (a throwaway data dir and account); with --headless,
+    /// without window or tray.
     #[arg(long)]
     demo: bool,
     /// Start in the tray with no window (as autostart does).
@@ -122,7 +123,8 @@ fn main() -> ExitCode {
             block_on(headless::login(&data_dir(), req))
         }
         Some(Command::Logout) => block_on(headless::logout(&data_dir())),
-        None if cli.demo => block_on(headless::demo()),
+        None if cli.demo && cli.headless => block_on(headless::demo()),
+        None if cli.demo => shell::run_demo(),
         None if cli.headless => block_on(headless::run(&data_dir())),
         // Tauri owns the main thread; the shell sets up the shared runtime.
         None => shell::run(data_dir(), cli.hidden),

@@ -39,13 +39,35 @@ pub struct AppState {
 /// window (autostart); the window opens anyway when there is no tray host.
 pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
     let _log = logging::init(&data_dir);
-    let runtime = match crate::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("smarthunt-tray: cannot start: {e}");
-            return 1;
-        }
+    let Some(runtime) = runtime() else { return 1 };
+    launch(runtime, data_dir, hidden, Arc::new(Keychain), None)
+}
+
+/// The tray app signed in to an embedded dev server with its scenario.
+pub fn run_demo() -> u8 {
+    let Some(runtime) = runtime() else { return 1 };
+    let demo = match runtime.block_on(crate::headless::Demo::start()) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
+    let (dir, secrets) = (demo.dir.clone(), demo.secrets.clone());
+    // The dev server keeps running on the shared runtime until Quit.
+    launch(runtime, dir, false, secrets, Some(demo))
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    crate::runtime()
+        .map_err(|e| eprintln!("smarthunt-tray: cannot start: {e}"))
+        .ok()
+}
+
+fn launch(
+    runtime: tokio::runtime::Runtime,
+    data_dir: PathBuf,
+    hidden: bool,
+    secrets: Arc<dyn SecretStore>,
+    demo: Option<crate::headless::Demo>,
+) -> u8 {
     // One runtime for the app and Tauri.
     tauri::async_runtime::set(runtime.handle().clone());
     let context = tauri::generate_context!();
@@ -77,7 +99,7 @@ pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
             commands::window_opened,
         ])
         .setup(move |app| {
-            setup(app.handle(), data_dir.clone(), hidden)?;
+            setup(app.handle(), data_dir.clone(), hidden, secrets.clone())?;
             Ok(())
         })
         .build(context);
@@ -88,7 +110,8 @@ pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
             return 1;
         }
     };
-    app.run(|app, event| match event {
+    let mut demo = demo;
+    app.run(move |app, event| match event {
         // Closing the last window keeps the app in the tray.
         RunEvent::ExitRequested {
             code: None, api, ..
@@ -104,6 +127,9 @@ pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
                     }
                 });
             }
+            if let Some(d) = demo.take() {
+                tauri::async_runtime::block_on(d.stop());
+            }
         }
         _ => {}
     });
@@ -114,10 +140,10 @@ fn setup(
     app: &AppHandle,
     data_dir: PathBuf,
     hidden: bool,
+    secrets: Arc<dyn SecretStore>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let targets = PopupTargets::default();
     let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier::start(Some(targets.clone())));
-    let secrets: Arc<dyn SecretStore> = Arc::new(Keychain);
     let ports = Ports {
         notifier: notifier.clone(),
         secrets: secrets.clone(),
@@ -148,6 +174,12 @@ fn setup(
     if AppConfig::load(&data_dir).is_ok_and(|c| c.current.is_some()) {
         autostart_on_first_sign_in(app, &data_dir);
     }
+    // SIGTERM (the session ending) and Ctrl-C quit cleanly, like Quit.
+    let quitter = app.clone();
+    tauri::async_runtime::spawn(async move {
+        crate::headless::wait_for_signal().await;
+        quitter.exit(0);
+    });
     let app2 = app.clone();
     tauri::async_runtime::spawn(async move {
         let has_tray = tray::host_available().await;
