@@ -52,9 +52,7 @@ fn headless_binary_pops_escaped_notifications_and_keeps_tokens_in_the_keychain()
     }
 
     let mut app = headless(&session);
-    wait_until("the app connects", || {
-        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
-    });
+    wait_until("the app connects", || server.connections() >= 1);
     server.control(
         "notify",
         json!({"username":"tenant","title":"Rent reminder","body":"<b>Pay</b> & <a href=\"http://evil\">click</a>","notification_type":"maintenance"}),
@@ -153,14 +151,9 @@ fn headless_refuses_clearly_when_not_signed_in_or_already_running() {
         "plain http to a remote host"
     );
 
-    assert!(session
-        .login(&server.url, "tenant", "tenant-pass")
-        .status
-        .success());
+    session.sign_in(&server.url, "tenant", "tenant-pass");
     let mut first = headless(&session);
-    wait_until("the first instance connects", || {
-        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
-    });
+    wait_until("the first instance connects", || server.connections() >= 1);
     let second = session.command(BIN).arg("--headless").output().unwrap();
     assert_eq!(
         second.status.code(),
@@ -175,14 +168,9 @@ fn headless_refuses_clearly_when_not_signed_in_or_already_running() {
 fn signed_out_while_running_says_so_once_and_resumes_after_login() {
     let session = DesktopSession::start();
     let server = Server::start();
-    assert!(session
-        .login(&server.url, "tenant", "tenant-pass")
-        .status
-        .success());
+    session.sign_in(&server.url, "tenant", "tenant-pass");
     let mut app = headless(&session);
-    wait_until("connected", || {
-        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
-    });
+    wait_until("connected", || server.connections() >= 1);
     server.control("revoke_access_tokens", json!({}));
     server.control("fail_refresh", json!({"status": 401}));
     server.control("close", json!({"code": 1011}));
@@ -204,13 +192,8 @@ fn signed_out_while_running_says_so_once_and_resumes_after_login() {
     );
 
     server.control("fail_refresh", json!({"status": null}));
-    assert!(session
-        .login(&server.url, "tenant", "tenant-pass")
-        .status
-        .success());
-    wait_until("reconnected after login", || {
-        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
-    });
+    session.sign_in(&server.url, "tenant", "tenant-pass");
+    wait_until("reconnected after login", || server.connections() >= 1);
     let signed_out_popups = session
         .notifications()
         .into_iter()
@@ -275,14 +258,9 @@ fn demo_signs_in_to_its_embedded_server_and_pops_scenario_events() {
 fn logout_while_running_stops_the_connection_and_removes_local_data() {
     let session = DesktopSession::start();
     let server = Server::start();
-    assert!(session
-        .login(&server.url, "landlord", "landlord-pass")
-        .status
-        .success());
+    session.sign_in(&server.url, "landlord", "landlord-pass");
     let mut app = headless(&session);
-    wait_until("connected", || {
-        server.stats()["connections_open"].as_u64().unwrap_or(0) >= 1
-    });
+    wait_until("connected", || server.connections() >= 1);
     let accounts = session.data_dir().join("accounts");
     assert!(
         std::fs::read_dir(&accounts).unwrap().next().is_some(),
@@ -307,10 +285,7 @@ fn network_coming_back_reconnects_at_once() {
     let session = DesktopSession::start();
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::persistent(dir.path());
-    assert!(session
-        .login(&server.url, "tenant", "tenant-pass")
-        .status
-        .success());
+    session.sign_in(&server.url, "tenant", "tenant-pass");
 
     // A private "system bus" with a stand-in NetworkManager on it.
     let out = session
@@ -381,10 +356,7 @@ fn network_coming_back_reconnects_at_once() {
 fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
     let session = DesktopSession::without_notification_daemon();
     let server = Server::start();
-    assert!(session
-        .login(&server.url, "tenant", "tenant-pass")
-        .status
-        .success());
+    session.sign_in(&server.url, "tenant", "tenant-pass");
     let log = session.home.path().join("headless.log");
     let mut app = KillOnDrop(
         session
@@ -422,10 +394,7 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
 fn a_burst_of_one_kind_becomes_one_summary_popup_that_replaces_itself() {
     let session = DesktopSession::start();
     let server = Server::start();
-    assert!(session
-        .login(&server.url, "landlord", "landlord-pass")
-        .status
-        .success());
+    session.sign_in(&server.url, "landlord", "landlord-pass");
     let mut app = headless(&session);
     wait_until("connected", || server.connections() >= 1);
     server.control(
@@ -468,10 +437,7 @@ fn a_burst_of_one_kind_becomes_one_summary_popup_that_replaces_itself() {
 fn a_locked_keychain_is_a_clear_error_and_a_popup_never_a_file() {
     let session = DesktopSession::start();
     let server = Server::start();
-    assert!(session
-        .login(&server.url, "tenant", "tenant-pass")
-        .status
-        .success());
+    session.sign_in(&server.url, "tenant", "tenant-pass");
     let lock = session
         .command("gdbus")
         .args([

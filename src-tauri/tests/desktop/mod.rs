@@ -264,6 +264,16 @@ impl DesktopSession {
         child.wait_with_output().unwrap()
     }
 
+    /// `login` that must succeed.
+    pub fn sign_in(&self, server: &str, user: &str, password: &str) {
+        let out = self.login(server, user, password);
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The keychain entry stored under `service`/`username`, if any.
     pub fn keychain_lookup(&self, service: &str, username: &str) -> Option<String> {
         let out = self
@@ -506,12 +516,7 @@ impl Tray {
     }
 
     pub fn login(&self, server: &str, user: &str, password: &str) {
-        let out = self.session.login(server, user, password);
-        assert!(
-            out.status.success(),
-            "login: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.session.sign_in(server, user, password);
     }
 
     /// Starts the app; its log goes to `app.log` in the session's home,
@@ -586,6 +591,11 @@ impl Tray {
     }
 
     pub fn menu_layout(&mut self) -> String {
+        self.menu_call("com.canonical.dbusmenu.GetLayout", &["0", "-1", "[]"])
+    }
+
+    /// Calls a com.canonical.dbusmenu method on the item's menu.
+    pub fn menu_call(&mut self, method: &str, args: &[&str]) -> String {
         let (dest, _) = self.item();
         let menu = self.property("Menu");
         let path = menu
@@ -593,7 +603,7 @@ impl Tray {
             .nth(1)
             .expect("a menu object path")
             .to_owned();
-        self.gdbus(&[
+        let mut call = vec![
             "call",
             "--session",
             "--dest",
@@ -601,12 +611,11 @@ impl Tray {
             "--object-path",
             &path,
             "--method",
-            "com.canonical.dbusmenu.GetLayout",
+            method,
             "--",
-            "0",
-            "-1",
-            "[]",
-        ])
+        ];
+        call.extend_from_slice(args);
+        self.gdbus(&call)
     }
 
     pub fn webkit_web_processes(&self, app: &Child) -> usize {
