@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -607,6 +607,9 @@ struct AccountRun<'a> {
     /// A notification arrived while stats were in flight: ask again after.
     stats_again: bool,
     summaries: SummaryThrottle,
+    /// Rows shown as popups and not yet marked so in the store: written
+    /// together, not as one more commit per notification.
+    popped: Vec<i64>,
     tasks_tx: mpsc::Sender<TaskDone>,
     tasks_rx: mpsc::Receiver<TaskDone>,
 }
@@ -614,6 +617,23 @@ struct AccountRun<'a> {
 /// During a burst a kind's summary popup is refreshed at most this often,
 /// so 100,000 notifications replace it a handful of times, not 100,000.
 const SUMMARY_REFRESH: Duration = Duration::from_secs(2);
+
+/// At most this many frames already waiting are read in one go (their
+/// notifications stored together) before the engine looks at anything else.
+const NOTIFICATION_BATCH: usize = 256;
+
+/// Popped rows are marked in the store in batches of this many, or at the
+/// next housekeeping tick.
+const POPPED_BATCH: usize = 64;
+
+async fn mark_popped(store: &StoreCell, ids: Vec<i64>) {
+    if ids.is_empty() {
+        return;
+    }
+    if let Err(e) = store.run(move |s| s.mark_popped(&ids)).await {
+        tracing::warn!(error = %e, "cannot record shown popups");
+    }
+}
 
 /// Summary counts waiting to be shown.
 #[derive(Default)]
@@ -674,6 +694,7 @@ impl<'a> AccountRun<'a> {
             stats_running: false,
             stats_again: false,
             summaries: SummaryThrottle::default(),
+            popped: Vec::new(),
             tasks_tx,
             tasks_rx,
         }
@@ -708,6 +729,12 @@ impl<'a> AccountRun<'a> {
         self.spawn_profile();
         self.kick_outbox();
         self.first_sync().await;
+        let exit = self.serve().await;
+        self.flush_popped().await;
+        exit
+    }
+
+    async fn serve(&mut self) -> AccountExit {
         let mut heartbeat = tokio::time::interval(self.runner.tuning.heartbeat_every);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(self.runner.tuning.housekeeping_every);
@@ -720,11 +747,7 @@ impl<'a> AccountRun<'a> {
             let legacy_deadline = (self.socket.is_some() && self.variant == ServerVariant::Unknown)
                 .then(|| tokio::time::Instant::from_std(self.connected_at + legacy_after));
             tokio::select! {
-                frame = next_frame(&mut self.socket) => {
-                    if let Some(exit) = self.on_socket_item(frame).await {
-                        return exit;
-                    }
-                }
+                frame = next_frame(&mut self.socket) => self.on_socket_item(frame).await,
                 _ = tokio::time::sleep_until(self.retry_at), if self.socket.is_none() => {
                     if let Some(exit) = self.connect().await {
                         return exit;
@@ -915,15 +938,58 @@ impl<'a> AccountRun<'a> {
         }
     }
 
-    async fn on_socket_item(
-        &mut self,
-        item: Option<Result<Message, tungstenite::Error>>,
-    ) -> Option<AccountExit> {
+    /// Handles one item from the socket, and with it every notification
+    /// frame already waiting behind it: those are stored in one transaction
+    /// (a burst costs one commit per batch, not per notification), then
+    /// decided one by one in order. Any other frame ends the batch and is
+    /// handled after it, so the order of frames is kept.
+    async fn on_socket_item(&mut self, item: Option<Result<Message, tungstenite::Error>>) {
+        let mut batch = Vec::new();
+        let mut item = item;
+        let mut read = 1;
+        loop {
+            match item {
+                Some(Ok(Message::Text(text))) => {
+                    self.last_rx = Instant::now();
+                    match self.decode(text.as_str()) {
+                        Some(ServerFrame::Notification { notification, .. }) => {
+                            batch.push(notification);
+                        }
+                        Some(frame) => {
+                            self.on_live_notifications(std::mem::take(&mut batch)).await;
+                            self.on_frame(frame).await;
+                        }
+                        None => {}
+                    }
+                }
+                other => {
+                    self.on_live_notifications(batch).await;
+                    self.on_socket_event(other).await;
+                    return;
+                }
+            }
+            // Bounded, so that a flood still lets commands and timers in.
+            if read == NOTIFICATION_BATCH {
+                break;
+            }
+            // Only what is already here: never wait for more.
+            match self.socket.as_mut().and_then(|s| s.next().now_or_never()) {
+                Some(next) => {
+                    item = next;
+                    read += 1;
+                }
+                None => break,
+            }
+        }
+        self.on_live_notifications(batch).await;
+    }
+
+    /// Everything from the socket but text frames.
+    async fn on_socket_event(&mut self, item: Option<Result<Message, tungstenite::Error>>) {
         match item {
             Some(Ok(msg)) => {
                 self.last_rx = Instant::now();
                 match msg {
-                    Message::Text(text) => self.on_text(text.as_str()).await,
                     Message::Binary(_) => tracing::debug!("ignoring a binary frame"),
                     Message::Close(frame) => {
                         let why = frame
@@ -934,32 +1000,28 @@ impl<'a> AccountRun<'a> {
                     }
                     _ => {}
                 }
-                None
             }
             Some(Err(tungstenite::Error::Capacity(e))) => {
                 tracing::warn!(error = %e, "frame over 1 MiB: closing with 1009");
                 self.close_socket(CloseCode::Size).await;
                 self.lost_socket("a frame was too large".into());
-                None
             }
             Some(Err(e)) => {
                 tracing::info!(error = %e, "socket error");
                 self.lost_socket(e.to_string());
-                None
             }
-            None => {
-                self.lost_socket("the connection dropped".into());
-                None
-            }
+            None => self.lost_socket("the connection dropped".into()),
         }
     }
 
-    async fn on_text(&mut self, text: &str) {
+    /// Decodes a text frame (skipping what cannot be read) and notes what it
+    /// proves about the server.
+    fn decode(&mut self, text: &str) -> Option<ServerFrame> {
         let frame = match protocol::decode_server_frame(text) {
             Ok(f) => f,
             Err(e) => {
                 tracing::info!(error = %e, bytes = text.len(), "skipping a frame");
-                return;
+                return None;
             }
         };
         if frame.proves_documented_server() && self.variant != ServerVariant::Documented {
@@ -968,6 +1030,10 @@ impl<'a> AccountRun<'a> {
                 variant: self.variant,
             });
         }
+        Some(frame)
+    }
+
+    async fn on_frame(&mut self, frame: ServerFrame) {
         match frame {
             ServerFrame::ConnectionEstablished { user_id, .. } => {
                 if self.me.is_none() {
@@ -975,7 +1041,7 @@ impl<'a> AccountRun<'a> {
                 }
             }
             ServerFrame::Notification { notification, .. } => {
-                self.on_live_notification(notification).await
+                self.on_live_notifications(vec![notification]).await
             }
             ServerFrame::ChatMessage(m) => self.on_chat(vec![m]).await,
             ServerFrame::BookingUpdate(_) => self.emit(EngineEvent::NotificationsChanged),
@@ -1012,39 +1078,70 @@ impl<'a> AccountRun<'a> {
 
     // ---- notifications ----------------------------------------------------
 
-    async fn on_live_notification(&mut self, n: IncomingNotification) {
-        let window = self.runner.tuning.dedupe_window.as_millis() as i64;
-        if n.kind == NotificationKind::Message {
-            self.learn_name_from(&n).await;
+    /// Stores live notifications (one transaction) and carries out each
+    /// one's popup decision, in order.
+    async fn on_live_notifications(&mut self, batch: Vec<IncomingNotification>) {
+        if batch.is_empty() {
+            return;
         }
-        let kind = n.kind;
-        let booking_popup = self.booking_actions(&n);
-        let (title, body) = (n.title.clone(), n.body.clone());
-        let inserted = self
-            .runner
-            .store
-            .run(move |s| s.insert_notification(&n, now_ms(), window))
-            .await;
-        let local_id = match inserted {
-            Ok(Inserted::New(id)) => id,
-            Ok(Inserted::Duplicate(_)) => return,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot store a notification");
-                return;
-            }
-        };
-        if self.variant != ServerVariant::Documented {
-            // No unread_count frames here: count it now, confirm over REST.
-            self.server_unread = self.server_unread.map(|u| u + 1);
+        for n in batch.iter().filter(|n| n.kind == NotificationKind::Message) {
+            self.learn_name_from(n).await;
+        }
+        let inserted = self.store_live(batch.clone()).await;
+        let mut new = 0;
+        for (n, inserted) in batch.into_iter().zip(inserted) {
+            let local_id = match inserted {
+                Some(Inserted::New(id)) => id,
+                Some(Inserted::Duplicate(_)) | None => continue,
+            };
+            new += 1;
+            let booking_popup = self.booking_actions(&n);
+            let decision = self
+                .policy
+                .decide(n.kind, now_ms(), local_now(), &self.settings);
+            self.carry_out(decision, local_id, n.kind, n.title, n.body, booking_popup);
+            // After the popup decision is carried out: benchmarks time this.
+            self.emit(EngineEvent::NotificationAdded { local_id });
+        }
+        if new > 0 && self.variant != ServerVariant::Documented {
+            // No unread_count frames here: count them now, confirm over REST.
+            self.server_unread = self.server_unread.map(|u| u + new);
             self.publish_unread().await;
             self.spawn_stats();
         }
-        let decision = self
-            .policy
-            .decide(kind, now_ms(), local_now(), &self.settings);
-        self.carry_out(decision, local_id, kind, title, body, booking_popup);
-        // After the popup decision is carried out: benchmarks time this.
-        self.emit(EngineEvent::NotificationAdded { local_id });
+    }
+
+    /// One transaction for the batch; if it fails, each notification on its
+    /// own, so one that cannot be stored does not take the others with it.
+    /// `None` for those that could not be stored (logged).
+    async fn store_live(&self, batch: Vec<IncomingNotification>) -> Vec<Option<Inserted>> {
+        let window = self.runner.tuning.dedupe_window.as_millis() as i64;
+        let count = batch.len();
+        let stored = self
+            .runner
+            .store
+            .run(move |s| match s.insert_notifications(&batch, now_ms(), window) {
+                Ok(all) => Ok(all.into_iter().map(Some).collect()),
+                Err(e) if count > 1 => {
+                    tracing::warn!(error = %e, count, "cannot store a batch; storing one by one");
+                    Ok(batch
+                        .iter()
+                        .map(|n| match s.insert_notification(n, now_ms(), window) {
+                            Ok(r) => Some(r),
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot store a notification");
+                                None
+                            }
+                        })
+                        .collect())
+                }
+                Err(e) => Err(e),
+            })
+            .await;
+        stored.unwrap_or_else(|e| {
+            tracing::error!(error = %e, count, "cannot store notifications");
+            vec![None; count]
+        })
     }
 
     /// Shows (replacing) the summary popup of every kind with news.
@@ -1106,10 +1203,16 @@ impl<'a> AccountRun<'a> {
             Decision::Hold | Decision::Silent => return,
         };
         self.ports_show(popup);
-        let store = self.runner.store.clone();
-        tokio::spawn(async move {
-            let _ = store.run(move |s| s.mark_popped(&[local_id])).await;
-        });
+        self.popped.push(local_id);
+        if self.popped.len() >= POPPED_BATCH {
+            let store = self.runner.store.clone();
+            let ids = std::mem::take(&mut self.popped);
+            tokio::spawn(async move { mark_popped(&store, ids).await });
+        }
+    }
+
+    async fn flush_popped(&mut self) {
+        mark_popped(&self.runner.store, std::mem::take(&mut self.popped)).await;
     }
 
     fn ports_show(&self, popup: Popup) {
@@ -1611,6 +1714,7 @@ impl<'a> AccountRun<'a> {
             self.spawn_reconcile();
         }
         self.release_held();
+        self.flush_popped().await;
         None
     }
 

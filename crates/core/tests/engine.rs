@@ -63,8 +63,12 @@ async fn documented_server_notification_pops_up_is_stored_and_counted() {
     assert!(popup.actions.contains(&PopupAction::MarkRead));
     h.wait_status("unread count +1", |s| s.unread == before + 1)
         .await;
-    h.wait_store("stored", titles, |t| {
-        t.first().map(String::as_str) == Some("Pipe burst in flat 2")
+    let popped = |s: &smarthunt_core::store::Store| {
+        let list = s.list_notifications(&all()).unwrap();
+        list.first().map(|n| (n.title.clone(), n.popped))
+    };
+    h.wait_store("stored and recorded as shown", popped, |n| {
+        n == &Some(("Pipe burst in flat 2".to_owned(), true))
     })
     .await;
 }
@@ -355,6 +359,28 @@ async fn flood_of_10000_gives_bounded_popups_and_memory() {
         |n| *n >= 10_000,
     )
     .await;
+    // Stored in batches, yet each once.
+    let server_ids = h
+        .engine()
+        .query(|s| {
+            let mut ids = Vec::new();
+            let mut q = ListQuery {
+                limit: 500,
+                ..all()
+            };
+            loop {
+                let page = s.list_notifications(&q)?;
+                let Some(last) = page.last() else { break };
+                q.before = Some(last.local_id);
+                ids.extend(page.iter().filter_map(|n| n.server_id));
+            }
+            Ok(ids)
+        })
+        .await
+        .unwrap();
+    assert_eq!(server_ids.len(), 10_000, "each notification stored");
+    let unique: std::collections::HashSet<i64> = server_ids.iter().copied().collect();
+    assert_eq!(unique.len(), 10_000, "no notification stored twice");
     let popups = h.notifier.popups();
     let individual = popups
         .iter()

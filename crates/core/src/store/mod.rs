@@ -11,6 +11,7 @@
 //! comes back as a [`StoreError`] or a defaulted field, never a panic.
 
 mod chat;
+mod checkpoint;
 mod lock;
 mod notifications;
 mod outbox;
@@ -97,7 +98,9 @@ impl Store {
                 .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", parent.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
-        Self::prepare(conn, path)
+        let store = Self::prepare(conn, path)?;
+        checkpoint::take_over(&store.conn, path)?;
+        Ok(store)
     }
 
     /// A private database in memory, for tests.
