@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActions } from '../actions.js';
-import { createIpc } from '../ipc.js';
-import { createStore, initialState } from '../state.js';
-import { visibleRows } from '../lib/notification-feed.js';
+import { createActions } from '../app/actions.js';
+import { createIpc } from '../app/ipc.js';
+import { createStore, initialState } from '../app/state.js';
+import { visibleRows } from '../app/lib/notification-feed.js';
 
 const landlord = { server: 'https://s', username: 'maria', user_id: 1, role: 'landlord' };
 

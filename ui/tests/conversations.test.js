@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   MAX_MESSAGE_CHARS, appendOlder, checkDraft, composerKeyAction, conversationRows, nameOf, threadRows, totalUnread,
-} from '../lib/conversations.js';
+} from '../app/lib/conversations.js';
 
 const o = { locale: 'en-GB', timeZone: 'UTC' };
 

@@ -1,9 +1,9 @@
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeElement, FakeText, installFakeDocument } from './fake-dom.js';
-import { h, reconcile } from '../lib/dom.js';
-import { notificationRow } from '../views/notifications.js';
-import { conversationItem } from '../views/chat.js';
+import { h, reconcile } from '../app/lib/dom.js';
+import { notificationRow } from '../app/views/notifications.js';
+import { conversationItem } from '../app/views/chat.js';
 
 const XSS = '<img src=x onerror=alert(1)>';
 /** @type {import('./fake-dom.js').FakeDocument} */

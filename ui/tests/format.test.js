@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   bookingStatusLabel, displayName, formatCalendarDate, formatDuration, formatRelative, formatUntil, initials,
   kindLabel, normalizeKind, notificationTimeMs, notificationTitle, singleLine,
-} from '../lib/format.js';
+} from '../app/lib/format.js';
 
 const o = { locale: 'en-GB', timeZone: 'UTC' };
 const NOW = Date.UTC(2025, 2, 12, 15, 30); // Wed 12 Mar 2025, 15:30 UTC

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IpcError, createIpc, isSessionError, toIpcError } from '../ipc.js';
+import { IpcError, createIpc, isSessionError, toIpcError } from '../app/ipc.js';
 
 /** A fake `window.__TAURI__` that records calls and answers from `handlers`. */
 function fakeTauri(handlers = {}) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isActivation, listTarget, rowHandlesKey, tabTarget } from '../lib/keyboard.js';
+import { isActivation, listTarget, rowHandlesKey, tabTarget } from '../app/lib/keyboard.js';
 
 test('arrow keys move one row and stop at the ends', () => {
   assert.equal(listTarget('ArrowDown', 0, 5), 1);

@@ -4,7 +4,7 @@ import {
   FIRST_PAGE_REFRESH_LIMIT, MAX_ROWS, PAGE_SIZE, appendPage, applyRefresh, canDecideBooking, canLoadNext, canLoadPrev,
   chatTarget, contextFacts, emptyPager, emptyState, listArgs, messageSenderOf, nextQuery, prependPage, prevQuery,
   refreshQueries, rowCount, scrollIntent, visibleRows,
-} from '../lib/notification-feed.js';
+} from '../app/lib/notification-feed.js';
 
 /** A store like the core's: newest first by local_id, keyset by `before`. */
 function fakeStore(ids) {

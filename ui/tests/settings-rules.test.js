@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   describeQuietHours, minutesUntilTomorrow, normalizePolicy, parseClock, roleLabel, signInErrorField, toClockInput,
   validateQuietHours, validateSignIn, withPopups,
-} from '../lib/settings-rules.js';
+} from '../app/lib/settings-rules.js';
 
 test('clock times parse as HH:MM, also with the seconds the core may echo', () => {
   assert.equal(parseClock('22:00'), 22 * 60);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accountKey, bannerFor, describeConnection, isSignedIn, needsTick, outboxText, pauseText } from '../lib/status-text.js';
+import { accountKey, bannerFor, describeConnection, isSignedIn, needsTick, outboxText, pauseText } from '../app/lib/status-text.js';
 
 const NOW = Date.UTC(2025, 2, 12, 15, 30);
 const status = (connection, extra = {}) => ({ connection, unread: 0, account: { server: 'https://s', username: 'maria', user_id: 1, role: 'landlord' }, outbox_pending: 0, paused_until_ms: null, ...extra });

@@ -126,7 +126,7 @@ export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAU
     signIn: (args) => call('sign_in', { ...args }),
     /** @returns {Promise<void>} */
     signOut: () => call('sign_out'),
-    /** The core reconciles with the server. @returns {Promise<void>} */
+    /** The core reconciles with the server; a window built for a popup's click gets the item to show. @returns {Promise<import('./types.js').OpenItem|null>} */
     windowOpened: () => call('window_opened'),
 
     /**
