@@ -147,24 +147,29 @@ impl Api {
         unread_only: bool,
     ) -> Result<(Vec<IncomingNotification>, bool), ApiError> {
         let filter = if unread_only { "&is_read=false" } else { "" };
-        let v = self
-            .call(
-                Method::GET,
-                &format!("api/interactions/notifications/?page={page}{filter}"),
-                None,
-            )
-            .await;
-        let v = match v {
+        self.page(
+            &format!("api/interactions/notifications/?page={page}{filter}"),
+            page,
+            protocol::notification_from_rest,
+        )
+        .await
+    }
+
+    /// One page of a paginated list: the items that decode (others are
+    /// skipped) and whether there is a next page.
+    async fn page<T>(
+        &self,
+        path: &str,
+        page: u32,
+        decode: fn(&Value) -> Option<T>,
+    ) -> Result<(Vec<T>, bool), ApiError> {
+        let v = match self.call(Method::GET, path, None).await {
             // DRF answers 404 for a page past the end.
             Err(ApiError::Status(404)) if page > 1 => return Ok((Vec::new(), false)),
             other => other?,
         };
         let page: Page = serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))?;
-        let items = page
-            .results
-            .iter()
-            .filter_map(protocol::notification_from_rest)
-            .collect();
+        let items = page.results.iter().filter_map(decode).collect();
         Ok((items, page.next.is_some()))
     }
 
@@ -210,24 +215,12 @@ impl Api {
     }
 
     pub async fn messages_page(&self, page: u32) -> Result<(Vec<ChatMessage>, bool), ApiError> {
-        let v = self
-            .call(
-                Method::GET,
-                &format!("api/interactions/messages/?page={page}"),
-                None,
-            )
-            .await;
-        let v = match v {
-            Err(ApiError::Status(404)) if page > 1 => return Ok((Vec::new(), false)),
-            other => other?,
-        };
-        let page: Page = serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))?;
-        let items = page
-            .results
-            .iter()
-            .filter_map(protocol::chat_message_from_rest)
-            .collect();
-        Ok((items, page.next.is_some()))
+        self.page(
+            &format!("api/interactions/messages/?page={page}"),
+            page,
+            protocol::chat_message_from_rest,
+        )
+        .await
     }
 
     pub async fn send_message(

@@ -476,29 +476,28 @@ impl Runner {
         });
     }
 
+    /// The account cannot run until the user acts (signs in again, unlocks
+    /// the keychain): say why and wait.
+    fn wait_for_user(&self, why: ConnectionState) -> AccountExit {
+        self.set_connection(why, Some(None));
+        AccountExit::WaitForUser
+    }
+
     async fn run_account(&mut self, account: AccountRef) -> AccountExit {
         let server = match account.server_url() {
             Ok(s) => s,
             Err(e) => {
-                self.set_connection(
-                    ConnectionState::SignedOut {
-                        reason: e.to_string(),
-                    },
-                    Some(None),
-                );
-                return AccountExit::WaitForUser;
+                return self.wait_for_user(ConnectionState::SignedOut {
+                    reason: e.to_string(),
+                });
             }
         };
         let transport = match Transport::new(&account.transport) {
             Ok(t) => t,
             Err(e) => {
-                self.set_connection(
-                    ConnectionState::SignedOut {
-                        reason: e.to_string(),
-                    },
-                    Some(None),
-                );
-                return AccountExit::WaitForUser;
+                return self.wait_for_user(ConnectionState::SignedOut {
+                    reason: e.to_string(),
+                });
             }
         };
         let session = match Session::load(
@@ -511,34 +510,22 @@ impl Runner {
         {
             Ok(s) => s,
             Err(SessionError::Keychain(e)) => {
-                self.set_connection(
-                    ConnectionState::KeychainUnavailable {
-                        message: e.to_string(),
-                    },
-                    Some(None),
-                );
-                return AccountExit::WaitForUser;
+                return self.wait_for_user(ConnectionState::KeychainUnavailable {
+                    message: e.to_string(),
+                });
             }
             Err(_) => {
-                self.set_connection(
-                    ConnectionState::SignedOut {
-                        reason: "no saved session for this account".into(),
-                    },
-                    Some(None),
-                );
-                return AccountExit::WaitForUser;
+                return self.wait_for_user(ConnectionState::SignedOut {
+                    reason: "no saved session for this account".into(),
+                });
             }
         };
         let dir = match account.dir(&self.data_dir) {
             Ok(d) => d,
             Err(e) => {
-                self.set_connection(
-                    ConnectionState::SignedOut {
-                        reason: e.to_string(),
-                    },
-                    Some(None),
-                );
-                return AccountExit::WaitForUser;
+                return self.wait_for_user(ConnectionState::SignedOut {
+                    reason: e.to_string(),
+                });
             }
         };
         let opened = tokio::task::spawn_blocking(move || Store::open(&dir.join("store.db"))).await;
@@ -546,13 +533,9 @@ impl Runner {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "cannot open the store");
-                self.set_connection(
-                    ConnectionState::SignedOut {
-                        reason: format!("cannot open local data: {e}"),
-                    },
-                    Some(None),
-                );
-                return AccountExit::WaitForUser;
+                return self.wait_for_user(ConnectionState::SignedOut {
+                    reason: format!("cannot open local data: {e}"),
+                });
             }
             Err(_) => return AccountExit::Shutdown,
         };
