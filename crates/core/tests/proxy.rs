@@ -21,7 +21,7 @@ use common::tls::{
 };
 use common::{Harness, WAIT};
 use smarthunt_core::secret::Sensitive;
-use smarthunt_core::transport::{ServerUrl, Transport, TransportError, TransportOptions};
+use smarthunt_core::transport::{ServerUrl, Socket, Transport, TransportError, TransportOptions};
 use smarthunt_devserver::{LANDLORD, TENANT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -235,21 +235,7 @@ fn https_proxy_carries_sign_in_and_the_websocket_through_connect_tunnels() {
         assert_eq!(h.server.as_ref().unwrap().stats().token_requests, 1);
 
         // The socket alone: exactly one more tunnel, then the handshake.
-        let transport = Transport::new(&TransportOptions {
-            ca_file: Some(pki.ca_pem.clone()),
-            allow_insecure_http: false,
-        })
-        .expect("transport");
-        let (access, _) = h
-            .server
-            .as_ref()
-            .unwrap()
-            .tokens(LANDLORD.0, LANDLORD.1)
-            .await
-            .expect("tokens");
-        let server_url = ServerUrl::parse(&h.base_url, false).expect("server url");
-        let socket = transport
-            .connect_socket(&server_url, &Sensitive::new(access))
+        let socket = open_socket(&h, &pki, LANDLORD)
             .await
             .expect("wss through the proxy");
         drop(socket);
@@ -275,6 +261,31 @@ fn https_proxy_carries_sign_in_and_the_websocket_through_connect_tunnels() {
         );
         h.stop_engine().await;
     });
+}
+
+/// The socket alone, as `user` and trusting the test CA, as the engine
+/// opens it.
+async fn open_socket(
+    h: &Harness,
+    pki: &TestPki,
+    user: (&str, &str),
+) -> Result<Socket, TransportError> {
+    let transport = Transport::new(&TransportOptions {
+        ca_file: Some(pki.ca_pem.clone()),
+        allow_insecure_http: false,
+    })
+    .expect("transport");
+    let (access, _) = h
+        .server
+        .as_ref()
+        .unwrap()
+        .tokens(user.0, user.1)
+        .await
+        .expect("tokens");
+    let server_url = ServerUrl::parse(&h.base_url, false).expect("server url");
+    transport
+        .connect_socket(&server_url, &Sensitive::new(access))
+        .await
 }
 
 #[test]
@@ -311,26 +322,10 @@ fn a_proxy_refusing_the_tunnel_fails_sign_in_and_the_socket_with_a_proxy_error()
         let h = tls_harness(&pki).await;
 
         // The socket: the core's own CONNECT client reports the refusal.
-        let transport = Transport::new(&TransportOptions {
-            ca_file: Some(pki.ca_pem.clone()),
-            allow_insecure_http: false,
-        })
-        .expect("transport");
-        let (access, _) = h
-            .server
-            .as_ref()
-            .unwrap()
-            .tokens(TENANT.0, TENANT.1)
+        let err = tokio::time::timeout(WAIT, open_socket(&h, &pki, TENANT))
             .await
-            .expect("tokens");
-        let server_url = ServerUrl::parse(&h.base_url, false).expect("server url");
-        let err = tokio::time::timeout(
-            WAIT,
-            transport.connect_socket(&server_url, &Sensitive::new(access)),
-        )
-        .await
-        .expect("the socket gives up in time")
-        .expect_err("no tunnel, no socket");
+            .expect("the socket gives up in time")
+            .expect_err("no tunnel, no socket");
         assert!(
             matches!(&err, TransportError::Proxy(m) if m.contains("403")),
             "{err:?}"

@@ -1,26 +1,18 @@
 //! The `smarthunt-devserver` binary: ready line, loopback-only, clean exit on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_smarthunt-devserver");
+use std::ffi::OsStr;
+use std::process::Command;
+
+use common::{spawn_binary, terminate, BIN};
 
 #[test]
 fn prints_ready_line_and_exits_on_sigterm() {
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--variant", "legacy"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = lines.next().expect("a line").expect("utf-8");
-    let url = line
-        .strip_prefix("listening on http://127.0.0.1:")
-        .expect("ready line format");
-    let port: u16 = url.parse().expect("port number");
+    let (mut child, mut lines, port) = spawn_binary(
+        &["--port", "0", "--variant", "legacy"].map(OsStr::new),
+        "listening on http://127.0.0.1:",
+    );
     assert_ne!(port, 0);
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -35,19 +27,7 @@ fn prints_ready_line_and_exits_on_sigterm() {
     });
     assert_eq!(status.as_u16(), 200);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let exit = terminate(&mut child);
     assert!(exit.success(), "exit status {exit:?}");
     assert!(lines.next().is_none(), "exactly one stdout line");
 }

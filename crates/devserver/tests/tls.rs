@@ -5,13 +5,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{handshake_status, next_json, Ws, WAIT};
+use common::{handshake_status, next_json, spawn_binary, terminate, Ws, BIN, WAIT};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -22,8 +22,6 @@ use smarthunt_devserver::{DevServer, DevServerConfig, DevServerError, TlsFiles, 
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{tungstenite, Connector};
-
-const BIN: &str = env!("CARGO_BIN_EXE_smarthunt-devserver");
 
 /// A throwaway CA and a server certificate it signed for localhost.
 struct Pki {
@@ -293,28 +291,15 @@ async fn unusable_tls_files_fail_start_naming_the_file() {
 #[test]
 fn binary_with_tls_flags_prints_an_https_ready_line_and_serves_tls() {
     let pki = pki();
-    let mut child = Command::new(BIN)
-        .arg("--port")
-        .arg("0")
-        .arg("--tls-cert")
-        .arg(&pki.files.cert_pem)
-        .arg("--tls-key")
-        .arg(&pki.files.key_pem)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let line = BufReader::new(stdout)
-        .lines()
-        .next()
-        .expect("a line")
-        .expect("utf-8");
-    let port: u16 = line
-        .strip_prefix("listening on https://localhost:")
-        .unwrap_or_else(|| panic!("ready line format: {line}"))
-        .parse()
-        .expect("port number");
+    let args = [
+        OsStr::new("--port"),
+        OsStr::new("0"),
+        OsStr::new("--tls-cert"),
+        pki.files.cert_pem.as_os_str(),
+        OsStr::new("--tls-key"),
+        pki.files.key_pem.as_os_str(),
+    ];
+    let (mut child, _lines, port) = spawn_binary(&args, "listening on https://localhost:");
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let status = rt.block_on(async {
@@ -328,19 +313,7 @@ fn binary_with_tls_flags_prints_an_https_ready_line_and_serves_tls() {
     });
     assert_eq!(status, StatusCode::OK);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let exit = terminate(&mut child);
     assert!(exit.success(), "exit status {exit:?}");
 }
 

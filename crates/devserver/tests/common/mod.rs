@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
@@ -180,4 +183,45 @@ pub fn jwt_claims(token: &str) -> Value {
     jsonwebtoken::decode::<Value>(token, &jsonwebtoken::DecodingKey::from_secret(b""), &v)
         .expect("decodable JWT")
         .claims
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_smarthunt-devserver");
+
+/// Starts the binary, reads its ready line and returns the child, the rest
+/// of its output, and the port that follows `ready_prefix` on that line.
+pub fn spawn_binary(
+    args: &[&OsStr],
+    ready_prefix: &str,
+) -> (Child, Lines<BufReader<ChildStdout>>, u16) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = lines.next().expect("a line").expect("utf-8");
+    let port = line
+        .strip_prefix(ready_prefix)
+        .unwrap_or_else(|| panic!("ready line format: {line}"))
+        .parse()
+        .expect("port number");
+    (child, lines, port)
+}
+
+/// SIGTERM, then the exit status (within 10 s).
+pub fn terminate(child: &mut Child) -> ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
