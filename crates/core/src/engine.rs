@@ -603,7 +603,15 @@ const SUMMARY_REFRESH: Duration = Duration::from_secs(2);
 
 /// At most this many frames already waiting are read in one go (their
 /// notifications stored together) before the engine looks at anything else.
-const NOTIFICATION_BATCH: usize = 256;
+const SOCKET_BATCH: usize = 512;
+
+/// Live frames read in one go: notifications, and the unread count the
+/// server sent last among them.
+#[derive(Default)]
+struct LiveBatch {
+    notifications: Vec<IncomingNotification>,
+    unread: Option<u64>,
+}
 
 /// Popped rows are marked in the store in batches of this many, or at the
 /// next housekeeping tick.
@@ -921,13 +929,15 @@ impl<'a> AccountRun<'a> {
         }
     }
 
-    /// Handles one item from the socket, and with it every notification
-    /// frame already waiting behind it: those are stored in one transaction
+    /// Handles one item from the socket, and with it every frame already
+    /// waiting behind it. Their notifications are stored in one transaction
     /// (a burst costs one commit per batch, not per notification), then
-    /// decided one by one in order. Any other frame ends the batch and is
-    /// handled after it, so the order of frames is kept.
+    /// decided one by one in order; the unread count that follows each of
+    /// them is applied after the batch (only the last one matters). Any
+    /// other frame ends the batch and is handled after it, so what the user
+    /// sees follows the order of frames.
     async fn on_socket_item(&mut self, item: Option<Result<Message, tungstenite::Error>>) {
-        let mut batch = Vec::new();
+        let mut batch = LiveBatch::default();
         let mut item = item;
         let mut read = 1;
         loop {
@@ -936,23 +946,24 @@ impl<'a> AccountRun<'a> {
                     self.last_rx = Instant::now();
                     match self.decode(text.as_str()) {
                         Some(ServerFrame::Notification { notification, .. }) => {
-                            batch.push(notification);
+                            batch.notifications.push(notification);
                         }
+                        Some(ServerFrame::UnreadCount(n)) => batch.unread = Some(n),
                         Some(frame) => {
-                            self.on_live_notifications(std::mem::take(&mut batch)).await;
+                            self.on_live_batch(std::mem::take(&mut batch)).await;
                             self.on_frame(frame).await;
                         }
                         None => {}
                     }
                 }
                 other => {
-                    self.on_live_notifications(batch).await;
+                    self.on_live_batch(batch).await;
                     self.on_socket_event(other).await;
                     return;
                 }
             }
             // Bounded, so that a flood still lets commands and timers in.
-            if read == NOTIFICATION_BATCH {
+            if read == SOCKET_BATCH {
                 break;
             }
             // Only what is already here: never wait for more.
@@ -964,7 +975,14 @@ impl<'a> AccountRun<'a> {
                 None => break,
             }
         }
-        self.on_live_notifications(batch).await;
+        self.on_live_batch(batch).await;
+    }
+
+    async fn on_live_batch(&mut self, batch: LiveBatch) {
+        self.on_live_notifications(batch.notifications).await;
+        if let Some(n) = batch.unread {
+            self.set_unread(n);
+        }
     }
 
     /// Everything from the socket but text frames.

@@ -381,6 +381,14 @@ async fn flood_of_10000_gives_bounded_popups_and_memory() {
     assert_eq!(server_ids.len(), 10_000, "each notification stored");
     let unique: std::collections::HashSet<i64> = server_ids.iter().copied().collect();
     assert_eq!(unique.len(), 10_000, "no notification stored twice");
+    // The unread count frames were folded into the batches: the badge ends
+    // where the server is.
+    let on_server = server_unread(&h).await["unread"].as_u64().unwrap();
+    assert!(on_server >= 10_000, "{on_server}");
+    h.wait_status("the badge shows the server's count", |s| {
+        s.unread == on_server
+    })
+    .await;
     let popups = h.notifier.popups();
     let individual = popups
         .iter()
