@@ -9,9 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use desktop::{
-    artefacts, descendants, support, terminate, wait_until, KillOnDrop, Server, Tray, WAIT,
-};
+use desktop::{artefacts, support, terminate, wait_until, KillOnDrop, Server, Tray, WAIT};
 use serde_json::json;
 
 /// Reads the badge area of the icon: how many pixels are the badge's red.
@@ -231,7 +229,7 @@ fn a_second_launch_exits_and_the_first_shows_its_window() {
 }
 
 #[test]
-fn closing_the_window_leaves_no_webkit_web_process() {
+fn closing_the_window_ends_webkit_and_opening_it_again_works() {
     let tray = Tray::start(true);
     let server = Server::start();
     tray.login(&server.url, "tenant", "tenant-pass");
@@ -248,6 +246,41 @@ fn closing_the_window_leaves_no_webkit_web_process() {
         .args(["-window", "root"])
         .arg(&shot)
         .status();
+    close_window(&tray);
+    wait_until("no WebKit web process remains", || {
+        tray.webkit_web_processes(&app) == 0
+    });
+    // Tauri keeps WebKit's network process for the app's lifetime; the app
+    // ends it once the window is gone.
+    wait_until("no WebKit network process remains", || {
+        tray.webkit_network_processes(&app) == 0
+    });
+    assert!(
+        app.try_wait().unwrap().is_none(),
+        "the app lives on in the tray"
+    );
+    wait_until("still connected", || server.connections() >= 1);
+
+    // Opened again, the window loads and talks to the core: it asks the
+    // core to reconcile with the server, which reads the server's list.
+    let before = server.stats()["rest_requests"].as_u64().unwrap();
+    let mut second = tray.launch(&[]);
+    wait_until("the second launch hands over", || {
+        second.try_wait().unwrap().is_some()
+    });
+    wait_until("the window is open again", || tray.window_exists());
+    wait_until("the page reached the core", || {
+        server.stats()["rest_requests"].as_u64().unwrap() > before
+    });
+    close_window(&tray);
+    wait_until("no WebKit process remains after the second close", || {
+        tray.webkit_web_processes(&app) + tray.webkit_network_processes(&app) == 0
+    });
+    terminate(&mut app);
+}
+
+/// Asks the window to close as the window manager would, until it is gone.
+fn close_window(tray: &Tray) {
     let ask_to_close = || {
         tray.session
             .command("/usr/bin/python3")
@@ -268,27 +301,6 @@ fn closing_the_window_leaves_no_webkit_web_process() {
         }
         !tray.window_exists()
     });
-    wait_until("no WebKit web process remains", || {
-        tray.webkit_web_processes(&app) == 0
-    });
-    assert!(
-        app.try_wait().unwrap().is_none(),
-        "the app lives on in the tray"
-    );
-    wait_until("still connected", || server.connections() >= 1);
-    // What the WebKit network process, which Tauri keeps, costs (a figure
-    // for the notes, not a pass/fail).
-    for pid in descendants(app.id()) {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .map(str::to_owned)
-            .unwrap_or_default();
-        eprintln!("after close: {} {rss}", comm.trim());
-    }
-    terminate(&mut app);
 }
 
 #[test]

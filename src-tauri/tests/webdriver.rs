@@ -123,13 +123,21 @@ impl Window {
     }
 
     /// Waits for an element and returns it.
+    /// The first element found, waiting for it; if it never shows, the
+    /// failure names what the page showed instead (and leaves a screenshot).
     fn wait_for(&self, using: &str, value: &str) -> String {
-        let mut found = None;
-        wait_until(&format!("`{value}` is on screen"), || {
-            found = self.find_all(using, value).into_iter().next();
-            found.is_some()
-        });
-        found.unwrap()
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(found) = self.find_all(using, value).into_iter().next() {
+                return found;
+            }
+            if Instant::now() > deadline {
+                self.screenshot("failed-wait");
+                let page = self.script("return document.body.innerText;");
+                panic!("timed out waiting for `{value}`; the page shows: {page}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn text(&self, element: &str) -> String {

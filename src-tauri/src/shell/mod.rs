@@ -4,6 +4,7 @@
 //! window, and the user's clicks to engine intents.
 
 mod actions;
+mod after_close;
 mod commands;
 mod error;
 mod tray;

@@ -1,9 +1,9 @@
 //! The main window: built on demand, destroyed when closed (so no WebKit
-//! web process lingers while the app sits in the tray), and rebuilt from the
-//! core's state when opened again.
+//! process lingers while the app sits in the tray, see `after_close`), and
+//! rebuilt from the core's state when opened again.
 
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 
 use super::AppState;
 
@@ -51,6 +51,12 @@ pub fn show(app: &AppHandle, item: Option<OpenItem>) {
         .build();
     match built {
         Ok(w) => {
+            let handle = app.clone();
+            w.on_window_event(move |event| {
+                if matches!(event, WindowEvent::Destroyed) {
+                    super::after_close::window_destroyed(&handle);
+                }
+            });
             let _ = w.set_focus();
         }
         Err(e) => tracing::error!(error = %e, "cannot open the window"),

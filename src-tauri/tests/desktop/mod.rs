@@ -619,14 +619,11 @@ impl Tray {
     }
 
     pub fn webkit_web_processes(&self, app: &Child) -> usize {
-        descendants(app.id())
-            .iter()
-            .filter(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .map(|c| c.trim() == "WebKitWebProces")
-                    .unwrap_or(false)
-            })
-            .count()
+        webkit_processes(app, "WebKitWebProces")
+    }
+
+    pub fn webkit_network_processes(&self, app: &Child) -> usize {
+        webkit_processes(app, "WebKitNetworkPr")
     }
 
     pub fn window_exists(&self) -> bool {
@@ -649,6 +646,18 @@ impl Drop for Tray {
         let _ = self.watcher.kill();
         let _ = self.watcher.wait();
     }
+}
+
+/// The app's descendants whose `comm` (cut to 15 bytes) is `comm`.
+fn webkit_processes(app: &Child, comm: &str) -> usize {
+    descendants(app.id())
+        .iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|c| c.trim() == comm)
+                .unwrap_or(false)
+        })
+        .count()
 }
 
 pub fn descendants(pid: u32) -> Vec<u32> {
