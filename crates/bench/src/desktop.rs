@@ -1,12 +1,16 @@
 //! A private desktop session for the real binary, as the end-to-end tests
 //! start one (see TESTING.md): Xvfb, a session bus, an unlocked
-//! gnome-keyring, dunst, and a fresh HOME/XDG tree. Everything it started is
-//! stopped, by process id, when it is dropped.
+//! gnome-keyring, dunst, the tests' stand-in tray host (a
+//! StatusNotifierWatcher) that notes when a tray item registers, and a fresh
+//! HOME/XDG tree; plus looking for, and closing, the app's window. It
+//! measures nothing itself. Everything it started is stopped, by process id,
+//! when it is dropped.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
@@ -16,14 +20,31 @@ use crate::harness::within;
 
 const STARTUP: Duration = Duration::from_secs(20);
 
+/// The end-to-end tests' stand-in tray host and window closer, run as they
+/// are (built in, so the bench binary needs no source tree).
+const TRAY_HOST_SCRIPT: &str = include_str!("../../../src-tauri/tests/support/sni_watcher.py");
+const CLOSE_WINDOW_SCRIPT: &str = include_str!("../../../src-tauri/tests/support/close_window.py");
+
+/// Debian's python3, which has python3-dbus-next and python3-xlib (one
+/// earlier on PATH, e.g. pyenv's, may lack them).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// The title of the app's window.
+const WINDOW_TITLE: &str = "SmartHunt";
+
 pub struct DesktopSession {
     home: tempfile::TempDir,
     env: HashMap<String, String>,
     xvfb: Child,
     bus_pid: Option<u32>,
     dunst: Option<Child>,
+    tray_host: Option<Child>,
+    /// When the tray host printed each item registration, in order.
+    tray_registrations: Arc<Mutex<Vec<Instant>>>,
 }
 
+/// Whether `tool` is on PATH (an absolute path is checked as it is, since
+/// joining it to a directory gives it back).
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
@@ -38,6 +59,8 @@ pub fn check_tools() -> BenchResult<()> {
         "gnome-keyring-daemon",
         "dunst",
         "dunstctl",
+        "xdotool",
+        PYTHON,
     ] {
         if !on_path(tool) {
             return Err(BenchError::MissingTool { tool });
@@ -69,6 +92,18 @@ impl DesktopSession {
         {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(h.join("run"), std::fs::Permissions::from_mode(0o700));
+        }
+        let support = h.join("support");
+        for (name, text) in [
+            ("sni_watcher.py", TRAY_HOST_SCRIPT),
+            ("close_window.py", CLOSE_WINDOW_SCRIPT),
+        ] {
+            std::fs::create_dir_all(&support)
+                .and_then(|()| std::fs::write(support.join(name), text))
+                .map_err(BenchError::io(format!(
+                    "cannot write {name} into {}",
+                    support.display()
+                )))?;
         }
         env.insert("HOME".into(), h.display().to_string());
         env.insert(
@@ -135,9 +170,12 @@ impl DesktopSession {
             xvfb,
             bus_pid,
             dunst: None,
+            tray_host: None,
+            tray_registrations: Arc::default(),
         };
         session.unlock_keyring().await?;
         session.start_dunst().await?;
+        session.start_tray_host().await?;
         Ok(session)
     }
 
@@ -203,6 +241,101 @@ impl DesktopSession {
         .await
     }
 
+    /// Starts the stand-in tray host and waits until it owns its name, so
+    /// the app finds a tray (without one it opens its window at start).
+    async fn start_tray_host(&mut self) -> BenchResult<()> {
+        let script = self.support_script("sni_watcher.py");
+        let log = self.home().join("tray-host.stderr");
+        let stderr = std::fs::File::create(&log)
+            .map_err(BenchError::io(format!("cannot create {}", log.display())))?;
+        let mut host = self
+            .command(PYTHON)
+            .arg(&script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(BenchError::io("cannot start the stand-in tray host"))?;
+        let stdout = host
+            .stdout
+            .take()
+            .ok_or_else(|| BenchError::failed("the tray host's stdout is not piped"))?;
+        self.tray_host = Some(host);
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let registrations = self.tray_registrations.clone();
+        // It prints "READY" once it owns the name, then "ITEM <name><path>"
+        // for each registration: timestamped as read.
+        tokio::spawn(async move {
+            let mut ready_tx = Some(ready_tx);
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let at = Instant::now();
+                if line.starts_with("ITEM ") {
+                    registrations
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(at);
+                } else if line == "READY" {
+                    if let Some(tx) = ready_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+            }
+        });
+        match within(STARTUP, "the stand-in tray host to start", ready).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(BenchError::failed(format!(
+                "the stand-in tray host ({PYTHON} sni_watcher.py, with python3-dbus-next) \
+                 exited: {}",
+                std::fs::read_to_string(&log).unwrap_or_default().trim()
+            ))),
+        }
+    }
+
+    /// Where a built-in support script is, once `start` has written it.
+    fn support_script(&self, name: &str) -> PathBuf {
+        self.home().join("support").join(name)
+    }
+
+    /// When a tray item first registered with the tray host at or after
+    /// `since`, if one has.
+    pub fn tray_registered_since(&self, since: Instant) -> Option<Instant> {
+        self.tray_registrations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .find(|at| *at >= since)
+    }
+
+    /// Whether the app's window is on the screen.
+    pub async fn window_exists(&self) -> bool {
+        self.command("xdotool")
+            .args(["search", "--name", &format!("^{WINDOW_TITLE}$")])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .await
+            .map(|o| o.status.success() && !o.stdout.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Asks the app's window to close as a window manager's close button
+    /// does; false when no such window was found or asking failed.
+    pub async fn ask_window_to_close(&self) -> bool {
+        self.command(PYTHON)
+            .arg(self.support_script("close_window.py"))
+            .arg(WINDOW_TITLE)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
     /// A command that runs inside this session.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
@@ -217,8 +350,11 @@ impl DesktopSession {
 
 impl Drop for DesktopSession {
     fn drop(&mut self) {
-        if let Some(mut dunst) = self.dunst.take() {
-            let _ = dunst.start_kill();
+        for mut child in [self.tray_host.take(), self.dunst.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = child.start_kill();
         }
         // gnome-keyring-daemon daemonised itself; it exits with its bus.
         if let Some(pid) = self.bus_pid {

@@ -6,7 +6,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     /// A program of the virtual desktop session is not installed.
-    #[error("`{tool}` is missing: run scripts/setup (it installs xvfb dbus dbus-x11 dunst gnome-keyring libsecret-tools)")]
+    #[error("`{tool}` is missing: run scripts/setup (it installs xvfb dbus dbus-x11 dunst gnome-keyring libsecret-tools python3-dbus-next python3-xlib xdotool)")]
     MissingTool { tool: &'static str },
     #[error("timed out after {:.0} s waiting for {what}", limit.as_secs_f64())]
     Timeout { what: String, limit: Duration },

@@ -1,47 +1,89 @@
-//! The real binary, `smarthunt-tray --headless`, in a private desktop
-//! session: how long from launch to its socket being open (as the dev server
-//! counts it), then what it costs while connected and idle: CPU time,
-//! wake-ups, and memory of its process tree.
-//!
-//! The window does not exist yet (the Tauri shell is being built), so the
-//! "window open" figures and "tray shown" are reported as not measured.
+//! The real binary in a private desktop session: how long from launch until
+//! it is up (headless: socket open; tray app: socket open and tray item
+//! registered), then what it costs while connected and idle (CPU time,
+//! wake-ups and memory of its process tree) in four states: headless (the
+//! core's own cost), the tray app with its window never opened, with the
+//! window open, and after the window was closed again. It judges nothing:
+//! targets are main.rs's.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use smarthunt_devserver::{DevServer, DevServerConfig, TENANT};
-use tokio::io::AsyncWriteExt;
+use smarthunt_devserver::{DevServer, DevServerConfig};
 use tokio::process::Child;
 
+use crate::app::{self, Mode, Startup};
 use crate::desktop::DesktopSession;
 use crate::error::{BenchError, BenchResult};
-use crate::harness::within;
-use crate::procfs::{self, SwitchCounter};
+use crate::procfs::{self, TreeUsage};
 use crate::report::Figure;
+use crate::stats;
 
 #[derive(Debug, Clone)]
 pub struct IdlePlan {
-    /// Launches timed to "connected" (the last one stays up for the idle part).
+    /// Launches timed until up, of the headless binary and of the tray app
+    /// each (the last of each stays up for the idle part).
     pub starts: usize,
-    /// Time left to the app after connecting before idling is measured.
+    /// Time left to the app after it is up (or its window opened or closed)
+    /// before idling is measured.
     pub settle: Duration,
-    /// The idle time is measured in this many consecutive windows...
+    /// Each idle state is measured in this many consecutive windows...
     pub windows: usize,
     /// ...of this length each.
     pub window: Duration,
 }
 
-const NO_WINDOW: &str = "the window does not exist yet (the Tauri shell is being built)";
-const NO_TRAY: &str = "the tray does not exist yet (the Tauri shell is being built)";
+/// What the idle app is doing while measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Headless,
+    WindowClosed,
+    WindowOpen,
+    WindowClosedAgain,
+}
 
-const IDLE_FIGURES: [(&str, &str); 6] = [
+const STATES: [State; 4] = [
+    State::Headless,
+    State::WindowClosed,
+    State::WindowOpen,
+    State::WindowClosedAgain,
+];
+
+impl State {
+    fn key(self) -> &'static str {
+        match self {
+            Self::Headless => "headless",
+            Self::WindowClosed => "window_closed",
+            Self::WindowOpen => "window_open",
+            Self::WindowClosedAgain => "window_closed_again",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Headless => "`smarthunt-tray --headless`: the core alone, no window and no tray",
+            Self::WindowClosed => {
+                "the tray app started with --hidden, in the tray, its window never opened"
+            }
+            Self::WindowOpen => {
+                "the tray app with its window open (a second launch opened it) and settled"
+            }
+            Self::WindowClosedAgain => {
+                "the tray app in the tray after its window was opened and closed again"
+            }
+        }
+    }
+}
+
+const IDLE_FIGURES: [(&str, &str); 8] = [
     ("cpu_percent", "% of one core"),
     ("wakeups_per_s", "1/s"),
     ("tree_pss_mb", "MB"),
     ("main_private_mb", "MB"),
     ("main_anonymous_mb", "MB"),
-    ("webkit_processes", "processes"),
+    ("webkit_web_processes", "processes"),
+    ("webkit_network_processes", "processes"),
+    ("webkit_network_pss_mb", "MB"),
 ];
 
 pub fn figure_names() -> Vec<(String, &'static str)> {
@@ -49,134 +91,195 @@ pub fn figure_names() -> Vec<(String, &'static str)> {
         ("start.to_connected_s".to_owned(), "s"),
         ("start.to_tray_shown_s".to_owned(), "s"),
     ];
-    for window in ["window_closed", "window_open"] {
+    for state in STATES {
         for (name, unit) in IDLE_FIGURES {
-            names.push((format!("idle.{window}.{name}"), unit));
+            names.push((format!("idle.{}.{name}", state.key()), unit));
         }
     }
     names
 }
 
-/// What was measured of the idle binary.
+/// What was measured of the idle app.
 struct IdleCost {
     cpu_percent_total: f64,
     cpu_percent_windows: Vec<f64>,
     wakeups_total: f64,
     wakeups_windows: Vec<f64>,
     tree_pss_mb: f64,
-    tree_processes: usize,
+    /// The command names of the process tree, the app first.
+    tree: Vec<String>,
     main_private_mb: f64,
     main_anonymous_mb: f64,
-    webkit_processes: usize,
+    web_processes: usize,
+    network_processes: usize,
+    network_pss_mb: f64,
     measured_s: f64,
     /// Set when the app reconnected during the window (the figure is then
     /// not of an idle connected app).
     disturbed: Option<String>,
 }
 
-/// Measures and returns every figure of [`figure_names`].
-pub async fn run(plan: &IdlePlan, tray_bin: &Path) -> Vec<(String, Figure)> {
-    let (starts, idle) = measure(plan, tray_bin).await;
-    let mut figures = Vec::new();
-    figures.push((
-        "start.to_connected_s".to_owned(),
-        match starts {
-            Ok(s) => Figure::from_runs("s", s).with_note(
-                "launch of the headless binary to its socket open at the dev server; \
-                 the first launch also reads the history",
-            ),
-            Err(e) => Figure::not_measured("s", e.to_string()),
-        },
-    ));
-    figures.push((
-        "start.to_tray_shown_s".to_owned(),
-        Figure::not_measured("s", NO_TRAY),
-    ));
-    let closed = |name: &str| format!("idle.window_closed.{name}");
-    match idle {
-        Ok(c) => {
-            let window_note = format!(
-                "{:.0} s connected and idle, headless (no window)",
-                c.measured_s
-            );
-            let window_note = match &c.disturbed {
-                Some(d) => format!("{window_note}; {d}"),
-                None => window_note,
-            };
-            figures.push((
-                closed("cpu_percent"),
-                Figure::from_runs("% of one core", c.cpu_percent_windows)
-                    .with_value(c.cpu_percent_total)
-                    .with_note(format!(
-                        "utime+stime over the whole time; runs are its windows; {window_note}"
-                    )),
-            ));
-            figures.push((
-                closed("wakeups_per_s"),
-                Figure::from_runs("1/s", c.wakeups_windows)
-                    .with_value(c.wakeups_total)
-                    .with_note("voluntary + involuntary context switches of all threads"),
-            ));
-            figures.push((
-                closed("tree_pss_mb"),
-                Figure::single("MB", c.tree_pss_mb)
-                    .with_note(format!("PSS summed over {} process(es)", c.tree_processes)),
-            ));
-            figures.push((
-                closed("main_private_mb"),
-                Figure::single("MB", c.main_private_mb).with_note(
-                    "Private_Clean + Private_Dirty of the main process; clean pages of a \
-                         file count as private while no other process maps that file (the \
-                         binary, and the GTK/WebKit libraries it links)",
-                ),
-            ));
-            figures.push((
-                closed("main_anonymous_mb"),
-                Figure::single("MB", c.main_anonymous_mb)
-                    .with_note("anonymous pages (heap, stacks): private memory without file pages such as its own code"),
-            ));
-            figures.push((
-                closed("webkit_processes"),
-                Figure::single("processes", c.webkit_processes as f64),
-            ));
-        }
-        Err(e) => {
-            for (name, unit) in IDLE_FIGURES {
-                figures.push((closed(name), Figure::not_measured(unit, e.to_string())));
-            }
+/// Everything measured, or why not.
+struct Measured {
+    headless_starts: BenchResult<Vec<Startup>>,
+    tray_starts: BenchResult<Vec<Startup>>,
+    /// One entry per state, in the order of [`STATES`].
+    idle: Vec<(State, BenchResult<IdleCost>)>,
+}
+
+impl Measured {
+    fn failed(why: &str) -> Self {
+        Self {
+            headless_starts: Err(BenchError::failed(why)),
+            tray_starts: Err(BenchError::failed(why)),
+            idle: STATES
+                .iter()
+                .map(|s| (*s, Err(BenchError::failed(why))))
+                .collect(),
         }
     }
-    for (name, unit) in IDLE_FIGURES {
-        figures.push((
-            format!("idle.window_open.{name}"),
-            Figure::not_measured(unit, NO_WINDOW),
-        ));
+}
+
+/// Measures and returns every figure of [`figure_names`].
+pub async fn run(plan: &IdlePlan, tray_bin: &Path) -> Vec<(String, Figure)> {
+    let measured = measure(plan, tray_bin).await;
+    let mut figures = vec![
+        (
+            "start.to_connected_s".to_owned(),
+            match measured.headless_starts {
+                Ok(s) => {
+                    Figure::from_runs("s", s.iter().map(|s| s.connected.as_secs_f64()).collect())
+                        .with_note(
+                            "launch of the headless binary to its socket open at the dev server; \
+                     the first launch also reads the history",
+                        )
+                }
+                Err(e) => Figure::not_measured("s", e.to_string()),
+            },
+        ),
+        (
+            "start.to_tray_shown_s".to_owned(),
+            match measured.tray_starts {
+                Ok(s) => tray_shown_figure(&s),
+                Err(e) => Figure::not_measured("s", e.to_string()),
+            },
+        ),
+    ];
+    for (state, cost) in measured.idle {
+        figures.extend(idle_figures(state, cost));
     }
     figures
 }
 
-async fn measure(
-    plan: &IdlePlan,
-    tray_bin: &Path,
-) -> (BenchResult<Vec<f64>>, BenchResult<IdleCost>) {
+fn tray_shown_figure(starts: &[Startup]) -> Figure {
+    let (mut up, mut shown, mut connected) = (Vec::new(), Vec::new(), Vec::new());
+    for s in starts {
+        let tray = s.tray_shown.unwrap_or_default();
+        up.push(s.connected.max(tray).as_secs_f64());
+        shown.push(tray.as_secs_f64());
+        connected.push(s.connected.as_secs_f64());
+    }
+    let median = |v: &[f64]| stats::median(v).unwrap_or(f64::NAN);
+    Figure::from_runs("s", up).with_note(format!(
+        "launch of the tray app (`smarthunt-tray --hidden`, signed in) until its tray item \
+         has registered with the stand-in StatusNotifierWatcher and its socket is open at \
+         the dev server, whichever is later; medians: item registered {:.3} s, socket open \
+         {:.3} s",
+        median(&shown),
+        median(&connected)
+    ))
+}
+
+fn idle_figures(state: State, cost: BenchResult<IdleCost>) -> Vec<(String, Figure)> {
+    let name = |n: &str| format!("idle.{}.{n}", state.key());
+    let c = match cost {
+        Ok(c) => c,
+        Err(e) => {
+            return IDLE_FIGURES
+                .iter()
+                .map(|(n, unit)| (name(n), Figure::not_measured(unit, e.to_string())))
+                .collect()
+        }
+    };
+    let window_note = format!(
+        "{:.0} s connected and idle: {}",
+        c.measured_s,
+        state.describe()
+    );
+    let window_note = match &c.disturbed {
+        Some(d) => format!("{window_note}; {d}"),
+        None => window_note,
+    };
+    let processes = format!("{} process(es): {}", c.tree.len(), c.tree.join(", "));
+    vec![
+        (
+            name("cpu_percent"),
+            Figure::from_runs("% of one core", c.cpu_percent_windows)
+                .with_value(c.cpu_percent_total)
+                .with_note(format!(
+                    "utime+stime of the process tree over the whole time; runs are its \
+                     windows; {window_note}"
+                )),
+        ),
+        (
+            name("wakeups_per_s"),
+            Figure::from_runs("1/s", c.wakeups_windows)
+                .with_value(c.wakeups_total)
+                .with_note(
+                    "voluntary + involuntary context switches of all threads of the process tree",
+                ),
+        ),
+        (
+            name("tree_pss_mb"),
+            Figure::single("MB", c.tree_pss_mb).with_note(format!("PSS summed over {processes}")),
+        ),
+        (
+            name("main_private_mb"),
+            Figure::single("MB", c.main_private_mb).with_note(
+                "Private_Clean + Private_Dirty of the main process; clean pages of a \
+                 file count as private while no other process maps that file (the \
+                 binary, and the GTK/WebKit libraries it links)",
+            ),
+        ),
+        (
+            name("main_anonymous_mb"),
+            Figure::single("MB", c.main_anonymous_mb).with_note(
+                "anonymous pages (heap, stacks): private memory without file pages such as its own code",
+            ),
+        ),
+        (
+            name("webkit_web_processes"),
+            Figure::single("processes", c.web_processes as f64)
+                .with_note("WebKitWebProcess (renders a page) among the app's descendants"),
+        ),
+        (
+            name("webkit_network_processes"),
+            Figure::single("processes", c.network_processes as f64).with_note(
+                "WebKitNetworkProcess among the app's descendants (WebKitGTK starts one \
+                 with the first webview)",
+            ),
+        ),
+        (
+            name("webkit_network_pss_mb"),
+            Figure::single("MB", c.network_pss_mb)
+                .with_note("PSS of the WebKit network process(es); 0 when there is none"),
+        ),
+    ]
+}
+
+async fn measure(plan: &IdlePlan, tray_bin: &Path) -> Measured {
     let session = match DesktopSession::start().await {
         Ok(s) => s,
-        Err(e) => {
-            let why = format!("no desktop session: {e}");
-            return (Err(BenchError::failed(&why)), Err(BenchError::failed(why)));
-        }
+        Err(e) => return Measured::failed(&format!("no desktop session: {e}")),
     };
     let server = match DevServer::start(DevServerConfig::default()).await {
         Ok(s) => s,
-        Err(e) => {
-            let why = format!("the dev server did not start: {e}");
-            return (Err(BenchError::failed(&why)), Err(BenchError::failed(why)));
-        }
+        Err(e) => return Measured::failed(&format!("the dev server did not start: {e}")),
     };
-    let result = measure_in(&session, &server, plan, tray_bin).await;
+    let measured = measure_in(&session, &server, plan, tray_bin).await;
     server.shutdown().await;
     drop(session);
-    result
+    measured
 }
 
 async fn measure_in(
@@ -184,158 +287,78 @@ async fn measure_in(
     server: &DevServer,
     plan: &IdlePlan,
     tray_bin: &Path,
-) -> (BenchResult<Vec<f64>>, BenchResult<IdleCost>) {
-    if let Err(e) = sign_in(session, server, tray_bin).await {
-        let why = e.to_string();
-        return (Err(BenchError::failed(&why)), Err(BenchError::failed(why)));
+) -> Measured {
+    if let Err(e) = app::sign_in(session, server, tray_bin).await {
+        return Measured::failed(&e.to_string());
     }
-    let mut starts = Vec::new();
-    let mut app = None;
-    let launches = plan.starts.max(1);
-    for i in 0..launches {
-        match launch_until_connected(session, server, tray_bin, i).await {
-            Ok((child, took)) => {
-                starts.push(took.as_secs_f64());
-                if i + 1 < launches {
-                    terminate(child).await;
-                } else {
-                    // The last launch stays up for the idle measurement.
-                    app = Some(child);
-                }
+    let mut idle = Vec::new();
+    let headless_starts =
+        match app::launches(session, server, tray_bin, Mode::Headless, plan.starts).await {
+            Ok((starts, child)) => {
+                idle.push((State::Headless, idle_cost(server, &child, plan).await));
+                app::terminate(child).await;
+                Ok(starts)
             }
             Err(e) => {
-                let why = e.to_string();
-                return (Err(e), Err(BenchError::failed(why)));
+                idle.push((State::Headless, Err(BenchError::failed(&e))));
+                Err(e)
             }
+        };
+    let tray_starts = match app::launches(session, server, tray_bin, Mode::Tray, plan.starts).await
+    {
+        Ok((starts, child)) => {
+            idle.extend(tray_app_idle(session, server, tray_bin, &child, plan).await);
+            app::terminate(child).await;
+            Ok(starts)
         }
-    }
-    let Some(app) = app else {
-        return (
-            Ok(starts),
-            Err(BenchError::failed("the app is not running")),
-        );
+        Err(e) => {
+            let why = format!("the tray app did not start: {e}");
+            for state in [
+                State::WindowClosed,
+                State::WindowOpen,
+                State::WindowClosedAgain,
+            ] {
+                idle.push((state, Err(BenchError::failed(&why))));
+            }
+            Err(e)
+        }
     };
-    let idle = idle_cost(server, &app, plan).await;
-    terminate(app).await;
-    (Ok(starts), idle)
-}
-
-async fn sign_in(session: &DesktopSession, server: &DevServer, tray_bin: &Path) -> BenchResult<()> {
-    let mut child = session
-        .command(tray_bin)
-        .args([
-            "login",
-            "--server",
-            &server.base_url(),
-            "--username",
-            TENANT.0,
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(BenchError::io(format!("cannot run {}", tray_bin.display())))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(format!("{}\n", TENANT.1).as_bytes())
-            .await
-            .map_err(BenchError::io(
-                "cannot give the password to `smarthunt-tray login`",
-            ))?;
-    }
-    let out = within(
-        Duration::from_secs(60),
-        "`smarthunt-tray login`",
-        child.wait_with_output(),
-    )
-    .await?
-    .map_err(BenchError::io("`smarthunt-tray login` failed"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(BenchError::failed(format!(
-            "`smarthunt-tray login` exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
+    Measured {
+        headless_starts,
+        tray_starts,
+        idle,
     }
 }
 
-/// Launches `--headless` and waits until the dev server sees its socket.
-async fn launch_until_connected(
+/// The running tray app idle with its window never opened, then open, then
+/// closed again.
+async fn tray_app_idle(
     session: &DesktopSession,
     server: &DevServer,
     tray_bin: &Path,
-    launch: usize,
-) -> BenchResult<(Child, Duration)> {
-    within(
-        Duration::from_secs(15),
-        "the previous app's socket to close",
-        async {
-            while server.stats().connections_open > 0 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        },
-    )
-    .await?;
-    let log = session.home().join(format!("headless-{launch}.stderr"));
-    let stderr = std::fs::File::create(&log)
-        .map_err(BenchError::io(format!("cannot create {}", log.display())))?;
-    let started = Instant::now();
-    let mut child = session
-        .command(tray_bin)
-        .arg("--headless")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(stderr))
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(BenchError::io(format!(
-            "cannot start {}",
-            tray_bin.display()
-        )))?;
-    let connected = within(Duration::from_secs(30), "the app to connect", async {
-        loop {
-            if server.stats().connections_open > 0 {
-                return Ok(started.elapsed());
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                let said = std::fs::read_to_string(&log).unwrap_or_default();
-                return Err(BenchError::failed(format!(
-                    "`smarthunt-tray --headless` exited with {status} before connecting: {}",
-                    said.trim()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+    app: &Child,
+    plan: &IdlePlan,
+) -> Vec<(State, BenchResult<IdleCost>)> {
+    let closed = idle_cost(server, app, plan).await;
+    let (open, closed_again) = match app::open_window(session, tray_bin, app).await {
+        Err(e) => {
+            let why = format!("the window did not open: {e}");
+            (Err(BenchError::failed(&why)), Err(BenchError::failed(why)))
         }
-    })
-    .await;
-    match connected {
-        Ok(Ok(took)) => Ok((child, took)),
-        Ok(Err(e)) | Err(e) => {
-            terminate(child).await;
-            Err(e)
+        Ok(()) => {
+            let open = idle_cost(server, app, plan).await;
+            let closed_again = match app::close_window(session, app).await {
+                Ok(()) => idle_cost(server, app, plan).await,
+                Err(e) => Err(BenchError::failed(format!("the window did not close: {e}"))),
+            };
+            (open, closed_again)
         }
-    }
-}
-
-/// SIGTERM, then SIGKILL after 10 s.
-async fn terminate(mut child: Child) {
-    if let Some(pid) = child.id() {
-        let _ = tokio::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
-    }
-    if tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.start_kill();
-        let _ = child.wait().await;
-    }
+    };
+    vec![
+        (State::WindowClosed, closed),
+        (State::WindowOpen, open),
+        (State::WindowClosedAgain, closed_again),
+    ]
 }
 
 async fn idle_cost(server: &DevServer, app: &Child, plan: &IdlePlan) -> BenchResult<IdleCost> {
@@ -344,42 +367,41 @@ async fn idle_cost(server: &DevServer, app: &Child, plan: &IdlePlan) -> BenchRes
         .ok_or_else(|| BenchError::failed("the app has already exited"))?;
     tokio::time::sleep(plan.settle).await;
     let handshakes = server.stats().handshakes_total;
-    let ticks = procfs::clock_ticks_per_s();
-    let mut switches = SwitchCounter::start(pid)?;
-    let cpu_start = procfs::cpu_seconds(pid, ticks)?;
+    let mut usage = TreeUsage::start(pid)?;
     let started = Instant::now();
     let (mut cpu_windows, mut wakeup_windows) = (Vec::new(), Vec::new());
     for _ in 0..plan.windows.max(1) {
         let window_start = Instant::now();
-        let cpu_before = procfs::cpu_seconds(pid, ticks)?;
-        let switches_before = switches.total();
-        // Sample every second so threads that end mid-window are counted.
+        let (cpu_before, switches_before) = (usage.cpu_seconds(), usage.switches());
+        // Sample every second so threads and processes that end mid-window
+        // are counted.
         while window_start.elapsed() < plan.window {
             let left = plan.window.saturating_sub(window_start.elapsed());
             tokio::time::sleep(left.min(Duration::from_secs(1))).await;
-            switches.sample()?;
+            usage.sample()?;
         }
         let took = window_start.elapsed().as_secs_f64();
-        let cpu = procfs::cpu_seconds(pid, ticks)? - cpu_before;
-        cpu_windows.push(cpu / took * 100.0);
-        wakeup_windows.push((switches.total() - switches_before) as f64 / took);
+        cpu_windows.push((usage.cpu_seconds() - cpu_before) / took * 100.0);
+        wakeup_windows.push((usage.switches() - switches_before) as f64 / took);
     }
     let measured_s = started.elapsed().as_secs_f64();
-    let cpu_total = procfs::cpu_seconds(pid, ticks)? - cpu_start;
 
     let main = procfs::memory(pid)?;
-    let mut tree = vec![pid];
-    tree.extend(procfs::descendants(pid));
-    let tree_pss_kb: u64 = tree
+    let mut tree = vec![(
+        procfs::command_name(pid).unwrap_or_else(|| "?".into()),
+        main,
+    )];
+    // A descendant may end while read: it is then not part of the tree.
+    tree.extend(
+        procfs::descendants(pid)
+            .into_iter()
+            .filter_map(|p| Some((procfs::command_name(p)?, procfs::memory(p).ok()?))),
+    );
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let network: Vec<_> = tree
         .iter()
-        .filter_map(|p| procfs::memory(*p).ok())
-        .map(|m| m.pss_kb)
-        .sum();
-    let webkit_processes = tree
-        .iter()
-        .filter_map(|p| procfs::command_name(*p))
-        .filter(|name| name.contains("WebKit"))
-        .count();
+        .filter(|(name, _)| procfs::is_webkit_network_process(name))
+        .collect();
     let stats = server.stats();
     let disturbed =
         (stats.connections_open != 1 || stats.handshakes_total != handshakes).then(|| {
@@ -390,15 +412,20 @@ async fn idle_cost(server: &DevServer, app: &Child, plan: &IdlePlan) -> BenchRes
             )
         });
     Ok(IdleCost {
-        cpu_percent_total: cpu_total / measured_s * 100.0,
+        cpu_percent_total: usage.cpu_seconds() / measured_s * 100.0,
         cpu_percent_windows: cpu_windows,
-        wakeups_total: switches.total() as f64 / measured_s,
+        wakeups_total: usage.switches() as f64 / measured_s,
         wakeups_windows: wakeup_windows,
-        tree_pss_mb: tree_pss_kb as f64 / 1024.0,
-        tree_processes: tree.len(),
-        main_private_mb: main.private_kb as f64 / 1024.0,
-        main_anonymous_mb: main.anonymous_kb as f64 / 1024.0,
-        webkit_processes,
+        tree_pss_mb: mb(tree.iter().map(|(_, m)| m.pss_kb).sum()),
+        main_private_mb: mb(main.private_kb),
+        main_anonymous_mb: mb(main.anonymous_kb),
+        web_processes: tree
+            .iter()
+            .filter(|(name, _)| procfs::is_webkit_web_process(name))
+            .count(),
+        network_processes: network.len(),
+        network_pss_mb: mb(network.iter().map(|(_, m)| m.pss_kb).sum()),
+        tree: tree.into_iter().map(|(name, _)| name).collect(),
         measured_s,
         disturbed,
     })

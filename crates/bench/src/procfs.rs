@@ -88,39 +88,82 @@ pub fn thread_switches(pid: u32) -> BenchResult<HashMap<u32, u64>> {
     Ok(out)
 }
 
-/// Context switches (each one a wake-up of a thread) over a window, counted
-/// per thread so that threads starting during the window count fully and
-/// threads ending during it keep what was seen of them at the last sample.
-pub struct SwitchCounter {
-    pid: u32,
-    at_start: HashMap<u32, u64>,
-    latest: HashMap<u32, u64>,
+/// CPU time and context switches (each one a wake-up of a thread) of a
+/// process and all its descendants over a span. Counted per process and per
+/// thread, so that processes and threads starting during the span count
+/// fully, and those ending during it keep what was seen of them at the last
+/// sample.
+pub struct TreeUsage {
+    root: u32,
+    ticks_per_s: f64,
+    cpu_at_start: HashMap<u32, f64>,
+    cpu_latest: HashMap<u32, f64>,
+    switches_at_start: HashMap<u32, u64>,
+    switches_latest: HashMap<u32, u64>,
 }
 
-impl SwitchCounter {
-    pub fn start(pid: u32) -> BenchResult<Self> {
-        let now = thread_switches(pid)?;
-        Ok(Self {
-            pid,
-            at_start: now.clone(),
-            latest: now,
-        })
+impl TreeUsage {
+    pub fn start(root: u32) -> BenchResult<Self> {
+        let mut usage = Self {
+            root,
+            ticks_per_s: clock_ticks_per_s(),
+            cpu_at_start: HashMap::new(),
+            cpu_latest: HashMap::new(),
+            switches_at_start: HashMap::new(),
+            switches_latest: HashMap::new(),
+        };
+        usage.sample()?;
+        usage.cpu_at_start = usage.cpu_latest.clone();
+        usage.switches_at_start = usage.switches_latest.clone();
+        Ok(usage)
     }
 
-    /// Call often (every second or so) so short-lived threads are seen.
+    /// Call often (every second or so) so short-lived threads and processes
+    /// are seen. Fails only when the root process cannot be read.
     pub fn sample(&mut self) -> BenchResult<()> {
-        for (tid, n) in thread_switches(self.pid)? {
-            self.latest.insert(tid, n);
+        let root_cpu = cpu_seconds(self.root, self.ticks_per_s)?;
+        self.cpu_latest.insert(self.root, root_cpu);
+        self.switches_latest.extend(thread_switches(self.root)?);
+        // A descendant may exit between listing and reading: skip it.
+        for pid in descendants(self.root) {
+            if let Ok(cpu) = cpu_seconds(pid, self.ticks_per_s) {
+                self.cpu_latest.insert(pid, cpu);
+            }
+            if let Ok(switches) = thread_switches(pid) {
+                self.switches_latest.extend(switches);
+            }
         }
         Ok(())
     }
 
-    pub fn total(&self) -> u64 {
-        self.latest
-            .iter()
-            .map(|(tid, n)| n.saturating_sub(self.at_start.get(tid).copied().unwrap_or(0)))
-            .sum()
+    /// CPU seconds used by the tree between `start` and the last sample.
+    pub fn cpu_seconds(&self) -> f64 {
+        grown(&self.cpu_at_start, &self.cpu_latest, |a, b| {
+            (a - b).max(0.0)
+        })
     }
+
+    /// Context switches of the tree between `start` and the last sample.
+    pub fn switches(&self) -> u64 {
+        grown(
+            &self.switches_at_start,
+            &self.switches_latest,
+            u64::saturating_sub,
+        )
+    }
+}
+
+/// How much each counter grew since it was first seen (from zero when it
+/// was not there at the start), summed.
+fn grown<T: Copy + Default + std::iter::Sum>(
+    at_start: &HashMap<u32, T>,
+    latest: &HashMap<u32, T>,
+    minus: impl Fn(T, T) -> T,
+) -> T {
+    latest
+        .iter()
+        .map(|(id, n)| minus(*n, at_start.get(id).copied().unwrap_or_default()))
+        .sum()
 }
 
 /// Memory of one process from /proc/PID/smaps_rollup, in KiB.
@@ -189,6 +232,18 @@ pub fn command_name(pid: u32) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
+/// A WebKitGTK web process (it renders a page), by its command name, which
+/// the kernel cuts to 15 bytes ("WebKitWebProces").
+pub fn is_webkit_web_process(command_name: &str) -> bool {
+    command_name.starts_with("WebKitWebProc")
+}
+
+/// A WebKitGTK network process ("WebKitNetworkPr"), shared by the webviews
+/// of one process.
+pub fn is_webkit_network_process(command_name: &str) -> bool {
+    command_name.starts_with("WebKitNetwork")
+}
+
 /// A `kB` field of this process's /proc/self/status (`VmHWM`, `VmRSS`).
 pub fn own_status_kb(field: &str) -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -220,6 +275,39 @@ mod tests {
         let m = memory(me).unwrap();
         assert!(m.rss_kb > 0 && m.private_kb > 0 && m.pss_kb > 0, "{m:?}");
         assert!(own_status_kb("VmHWM").unwrap() >= own_status_kb("VmRSS").unwrap() / 2);
+    }
+
+    #[test]
+    fn growth_counts_newcomers_from_zero_and_keeps_what_was_seen_of_leavers() {
+        let at_start = HashMap::from([(1, 10), (2, 5)]);
+        // 1 grew by 3, 2 ended (last seen at 7), 3 started and reached 4.
+        let latest = HashMap::from([(1, 13), (2, 7), (3, 4)]);
+        assert_eq!(grown(&at_start, &latest, u64::saturating_sub), 3 + 2 + 4);
+        assert_eq!(grown(&latest, &latest, u64::saturating_sub), 0);
+    }
+
+    #[test]
+    fn a_busy_grandchild_counts_in_the_tree() {
+        // An idle shell waiting on a busy loop it started: only the loop,
+        // a descendant, uses CPU.
+        let mut parent = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done & wait"])
+            .spawn()
+            .unwrap();
+        let root = parent.id();
+        let usage = TreeUsage::start(root);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let sampled = usage.map(|mut u| u.sample().map(|()| u));
+        for pid in descendants(root) {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = parent.kill();
+        let _ = parent.wait();
+        let usage = sampled.unwrap().unwrap();
+        assert!(usage.cpu_seconds() > 0.0, "the loop's CPU time counts");
+        assert!(usage.switches() > 0);
     }
 
     #[test]
