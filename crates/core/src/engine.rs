@@ -334,6 +334,17 @@ impl StoreCell {
         .map_err(|_| EngineError::Stopped)?
     }
 
+    /// Closes the store (it waits for its last checkpoint) off the
+    /// runtime's threads.
+    async fn close(&self) {
+        let cell = self.0.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let store = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
+            drop(store);
+        })
+        .await;
+    }
+
     fn set(&self, store: Option<Store>) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = store;
     }
@@ -386,7 +397,7 @@ impl Runner {
                 }
                 Some(account) => self.run_account(account).await,
             };
-            self.store.set(None);
+            self.store.close().await;
             match exit {
                 AccountExit::Shutdown => break,
                 AccountExit::Reload => continue,

@@ -76,9 +76,12 @@ fn is_corruption(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// One account's database. Synchronous: call it from a blocking thread.
+/// One account's database. Synchronous: call it from a blocking thread
+/// (closing it, too, waits for its last checkpoint).
 pub struct Store {
     conn: Connection,
+    /// Declared after `conn`: dropped once the connection is closed.
+    _checkpoints: Option<checkpoint::Checkpoints>,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,8 +101,8 @@ impl Store {
                 .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", parent.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
-        let store = Self::prepare(conn, path)?;
-        checkpoint::take_over(&store.conn, path)?;
+        let mut store = Self::prepare(conn, path)?;
+        store._checkpoints = Some(checkpoint::take_over(&store.conn, path)?);
         Ok(store)
     }
 
@@ -125,7 +128,10 @@ impl Store {
         // to a write mid-transaction (which fails instead of waiting).
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         schema::migrate(&mut conn, path)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            _checkpoints: None,
+        })
     }
 
     /// A small value by key (cursors, settings JSON, server variant).
