@@ -314,7 +314,7 @@ fn network_coming_back_reconnects_at_once() {
         .unwrap();
     assert_eq!(ready.trim(), "READY");
 
-    let log = session.home.path().join("headless.log");
+    let log = session.home().join("headless.log");
     let mut app = KillOnDrop(
         session
             .command(BIN)
@@ -357,7 +357,7 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
     let session = DesktopSession::without_notification_daemon();
     let server = Server::start();
     session.sign_in(&server.url, "tenant", "tenant-pass");
-    let log = session.home.path().join("headless.log");
+    let log = session.home().join("headless.log");
     let mut app = KillOnDrop(
         session
             .command(BIN)

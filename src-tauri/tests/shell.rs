@@ -317,7 +317,7 @@ fn no_tray_host_opens_the_window_at_start() {
 fn autostart_is_turned_on_at_the_first_sign_in() {
     let tray = Tray::start(true);
     let server = Server::start();
-    let autostart = PathBuf::from(&tray.session.env["XDG_CONFIG_HOME"]).join("autostart");
+    let autostart = PathBuf::from(&tray.session.env()["XDG_CONFIG_HOME"]).join("autostart");
     tray.login(&server.url, "tenant", "tenant-pass");
     let mut app = tray.launch(&["--hidden"]);
     wait_until("an autostart entry appears", || {

@@ -334,7 +334,7 @@ fn settings_turn_autostart_off_and_show_who_is_signed_in() {
     let server = Server::start();
     let (tray, w) = signed_in_window(("landlord", "landlord-pass"), &server);
     let autostart =
-        std::path::PathBuf::from(&tray.session.env["XDG_CONFIG_HOME"]).join("autostart");
+        std::path::PathBuf::from(&tray.session.env()["XDG_CONFIG_HOME"]).join("autostart");
     let has_entry = || {
         std::fs::read_dir(&autostart)
             .map(|d| d.flatten().next().is_some())

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
-    /// A program of the virtual desktop session is not installed.
-    #[error("`{tool}` is missing: run scripts/setup (it installs xvfb dbus dbus-x11 dunst gnome-keyring libsecret-tools python3-dbus-next python3-xlib xdotool)")]
-    MissingTool { tool: &'static str },
+    /// The desktop session (or a program it needs) did not start.
+    #[error(transparent)]
+    Desktop(#[from] smarthunt_desktop_session::Error),
     #[error("timed out after {:.0} s waiting for {what}", limit.as_secs_f64())]
     Timeout { what: String, limit: Duration },
     #[error("{what}: {source}")]

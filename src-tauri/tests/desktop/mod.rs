@@ -1,16 +1,15 @@
-//! A real desktop session for end-to-end tests: Xvfb, a private session bus
-//! (dbus-daemon, as dbus-run-session would start), an unlocked
-//! gnome-keyring, dunst, and a fresh HOME/XDG tree. Everything is torn down
-//! on drop.
+//! What the end-to-end tests do in a real desktop session (the throwaway
+//! one of `smarthunt-desktop-session`, torn down on drop): signing in,
+//! reading dunst and the keyring, the tray item over D-Bus, a dev server.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use smarthunt_desktop_session::{self as throwaway, TrayHost};
 use smarthunt_devserver::{DevServer, DevServerConfig};
 
 /// The binary under test.
@@ -18,197 +17,35 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_smarthunt-tray");
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
-pub struct DesktopSession {
-    pub home: tempfile::TempDir,
-    pub env: HashMap<String, String>,
-    xvfb: Child,
-    bus_pid: u32,
-    dunst: Option<Child>,
-}
+/// The shared throwaway session, with what the tests ask of it on top.
+pub struct DesktopSession(throwaway::DesktopSession);
 
-fn require(tool: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{tool}` is missing: install xvfb dbus-x11 dunst gnome-keyring libsecret-tools (see README)"
-    );
+impl std::ops::Deref for DesktopSession {
+    type Target = throwaway::DesktopSession;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl DesktopSession {
     pub fn start() -> Self {
-        Self::start_with(true)
+        Self::started(throwaway::DesktopSession::start)
     }
 
     /// A session with no notification daemon at all: none running, and
     /// none that D-Bus could start on demand (a bus without service files).
     pub fn without_notification_daemon() -> Self {
-        Self::start_with(false)
+        Self::started(throwaway::DesktopSession::without_notification_daemon)
     }
 
-    fn start_with(notifications: bool) -> Self {
-        for tool in [
-            "Xvfb",
-            "dbus-daemon",
-            "dunst",
-            "dunstctl",
-            "gnome-keyring-daemon",
-            "secret-tool",
-        ] {
-            require(tool);
-        }
-        let home = tempfile::tempdir().expect("home");
-        let mut env = HashMap::new();
-        let h = home.path();
-        for (k, sub) in [
-            ("XDG_CONFIG_HOME", ".config"),
-            ("XDG_DATA_HOME", ".local/share"),
-            ("XDG_CACHE_HOME", ".cache"),
-            ("XDG_RUNTIME_DIR", "run"),
-        ] {
-            let d = h.join(sub);
-            std::fs::create_dir_all(&d).unwrap();
-            env.insert(k.to_owned(), d.display().to_string());
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(h.join("run"), std::fs::Permissions::from_mode(0o700));
-        }
-        env.insert("HOME".into(), h.display().to_string());
-        env.insert(
-            "SMARTHUNT_DATA_DIR".into(),
-            h.join("smarthunt").display().to_string(),
-        );
-
-        // Xvfb picks a free display itself and writes its number once it
-        // is ready (tests run side by side: no guessing from lock files).
-        let mut xvfb = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts");
-        let display = {
-            use std::io::BufRead;
-            let stdout = xvfb.stdout.take().expect("Xvfb stdout");
-            let mut line = String::new();
-            std::io::BufReader::new(stdout)
-                .read_line(&mut line)
-                .expect("Xvfb reports its display");
-            line.trim().to_owned()
-        };
-        assert!(!display.is_empty(), "Xvfb did not start");
-        env.insert("DISPLAY".into(), format!(":{display}"));
-
-        let mut bus = Command::new("dbus-daemon");
-        if notifications {
-            bus.arg("--session");
-        } else {
-            let config = h.join("bus.conf");
-            std::fs::write(
-                &config,
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-            )
-            .unwrap();
-            bus.arg(format!("--config-file={}", config.display()));
-        }
-        let out = bus
-            .args(["--fork", "--print-address=1", "--print-pid=1"])
-            .envs(&env)
-            .output()
-            .expect("dbus-daemon starts");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut lines = text.lines();
-        let address = lines.next().expect("bus address").trim().to_owned();
-        let bus_pid: u32 = lines.next().expect("bus pid").trim().parse().expect("pid");
-        env.insert("DBUS_SESSION_BUS_ADDRESS".into(), address);
-
-        let mut s = Self {
-            home,
-            env,
-            xvfb,
-            bus_pid,
-            dunst: None,
-        };
-        s.unlock_keyring();
-        if notifications {
-            s.start_dunst();
-        }
-        s
-    }
-
-    fn unlock_keyring(&mut self) {
-        use std::io::Write;
-        let mut child = Command::new("gnome-keyring-daemon")
-            .args(["--unlock", "--components=secrets", "--daemonize"])
-            .envs(&self.env)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gnome-keyring-daemon starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"test-password")
-            .unwrap();
-        let out = child.wait_with_output().expect("keyring daemon");
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                self.env.insert(k.to_owned(), v.to_owned());
-            }
-        }
-    }
-
-    fn start_dunst(&mut self) {
-        let dunst = Command::new("dunst")
-            .envs(&self.env)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("dunst starts");
-        self.dunst = Some(dunst);
-        wait_until("dunst answers", || {
-            self.command("dunstctl")
-                .arg("count")
-                .output()
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        });
-    }
-
-    /// A command that runs inside this session.
-    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new(program);
-        c.envs(&self.env);
-        c
+    fn started(start: fn() -> Result<throwaway::DesktopSession, throwaway::Error>) -> Self {
+        // `keychain_lookup` reads the keyring with it.
+        throwaway::require(&["secret-tool"]).unwrap_or_else(|e| panic!("{e}"));
+        Self(start().unwrap_or_else(|e| panic!("{e}")))
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        PathBuf::from(&self.env["SMARTHUNT_DATA_DIR"])
+        PathBuf::from(&self.env()["SMARTHUNT_DATA_DIR"])
     }
 
     /// Every notification dunst has received (closing the displayed ones
@@ -283,19 +120,6 @@ impl DesktopSession {
             .ok()?;
         (out.status.success() && !out.stdout.is_empty())
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-}
-
-impl Drop for DesktopSession {
-    fn drop(&mut self) {
-        if let Some(mut d) = self.dunst.take() {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
-        // gnome-keyring-daemon daemonised itself; it exits with its bus.
-        let _ = Command::new("kill").arg(self.bus_pid.to_string()).status();
-        let _ = self.xvfb.kill();
-        let _ = self.xvfb.wait();
     }
 }
 
@@ -464,54 +288,29 @@ impl Drop for Server {
 
 /// A desktop session with a stand-in tray host (or none).
 pub struct Tray {
+    // Declared first so it stops before the session's bus does.
+    host: Option<TrayHost>,
     pub session: DesktopSession,
-    watcher: Child,
-    watcher_log: std::sync::mpsc::Receiver<String>,
     item: Option<(String, String)>,
 }
 
 impl Tray {
     pub fn start(with_tray_host: bool) -> Self {
         let session = DesktopSession::start();
-        let mut watcher = if with_tray_host {
-            session
-                .command("/usr/bin/python3")
-                .arg(support("sni_watcher.py"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("the tray host starts (python3-dbus-next)")
-        } else {
-            Command::new("true").stdout(Stdio::piped()).spawn().unwrap()
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = watcher.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut tray = Self {
+        let host =
+            with_tray_host.then(|| TrayHost::start(&session).unwrap_or_else(|e| panic!("{e}")));
+        Self {
+            host,
             session,
-            watcher,
-            watcher_log: rx,
             item: None,
-        };
-        if with_tray_host {
-            tray.wait_line("READY");
         }
-        tray
     }
 
     pub fn wait_line(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.watcher_log.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("the tray host never saw {prefix}"),
-            }
+        match self.host.as_ref().map(|host| host.wait_line(prefix, WAIT)) {
+            Some(Ok(line)) => line,
+            Some(Err(e)) => panic!("the tray host never saw {prefix}: {e}"),
+            None => panic!("the tray host never saw {prefix}: there is none"),
         }
     }
 
@@ -525,7 +324,7 @@ impl Tray {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.session.home.path().join("app.log"))
+            .open(self.session.home().join("app.log"))
             .unwrap();
         KillOnDrop(
             self.session
@@ -639,12 +438,10 @@ impl Tray {
 impl Drop for Tray {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.session.home.path().join("app.log"))
-                .unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.session.home().join("app.log")).unwrap_or_default();
             eprintln!("--- app log ---\n{log}\n--- end of app log ---");
         }
-        let _ = self.watcher.kill();
-        let _ = self.watcher.wait();
     }
 }
 
