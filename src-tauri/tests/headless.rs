@@ -10,6 +10,17 @@ use std::time::Duration;
 use desktop::{terminate, wait_until, DesktopSession, KillOnDrop, Server, BIN};
 use serde_json::{json, Value};
 
+/// A session, a dev server and the headless app signed in as `user` and
+/// connected.
+fn connected(user: (&str, &str)) -> (DesktopSession, Server, KillOnDrop) {
+    let session = DesktopSession::start();
+    let server = Server::start();
+    session.sign_in(&server.url, user.0, user.1);
+    let app = headless(&session);
+    wait_until("connected", || server.connections() >= 1);
+    (session, server, app)
+}
+
 fn headless(session: &DesktopSession) -> KillOnDrop {
     KillOnDrop(
         session
@@ -57,15 +68,9 @@ fn headless_binary_pops_escaped_notifications_and_keeps_tokens_in_the_keychain()
         "notify",
         json!({"username":"tenant","title":"Rent reminder","body":"<b>Pay</b> & <a href=\"http://evil\">click</a>","notification_type":"maintenance"}),
     );
-    let mut found = None;
-    wait_until("dunst receives the popup", || {
-        found = session
-            .notifications()
-            .into_iter()
-            .find(|n| n["summary"] == "Rent reminder");
-        found.is_some()
+    let n = session.wait_popup("dunst receives the popup", |n| {
+        n["summary"] == "Rent reminder"
     });
-    let n = found.unwrap();
     assert_eq!(n["appname"], "SmartHunt");
     // `message` is the Pango markup dunst renders: the server's tags must
     // arrive there as escaped text (shown literally), never as live markup
@@ -166,11 +171,7 @@ fn headless_refuses_clearly_when_not_signed_in_or_already_running() {
 
 #[test]
 fn signed_out_while_running_says_so_once_and_resumes_after_login() {
-    let session = DesktopSession::start();
-    let server = Server::start();
-    session.sign_in(&server.url, "tenant", "tenant-pass");
-    let mut app = headless(&session);
-    wait_until("connected", || server.connections() >= 1);
+    let (session, server, mut app) = connected(("tenant", "tenant-pass"));
     server.control("revoke_access_tokens", json!({}));
     server.control("fail_refresh", json!({"status": 401}));
     server.control("close", json!({"code": 1011}));
@@ -256,11 +257,7 @@ fn demo_signs_in_to_its_embedded_server_and_pops_scenario_events() {
 
 #[test]
 fn logout_while_running_stops_the_connection_and_removes_local_data() {
-    let session = DesktopSession::start();
-    let server = Server::start();
-    session.sign_in(&server.url, "landlord", "landlord-pass");
-    let mut app = headless(&session);
-    wait_until("connected", || server.connections() >= 1);
+    let (session, server, mut app) = connected(("landlord", "landlord-pass"));
     let accounts = session.data_dir().join("accounts");
     assert!(
         std::fs::read_dir(&accounts).unwrap().next().is_some(),
@@ -392,11 +389,7 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
 
 #[test]
 fn a_burst_of_one_kind_becomes_one_summary_popup_that_replaces_itself() {
-    let session = DesktopSession::start();
-    let server = Server::start();
-    session.sign_in(&server.url, "landlord", "landlord-pass");
-    let mut app = headless(&session);
-    wait_until("connected", || server.connections() >= 1);
+    let (session, server, mut app) = connected(("landlord", "landlord-pass"));
     server.control(
         "flood",
         json!({"username":"landlord","count":12,"notification_type":"booking"}),

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use desktop::{artefacts, support, terminate, wait_until, KillOnDrop, Server, Tray, WAIT};
 use serde_json::json;
 
-/// Reads the badge area of the icon: how many pixels are the badge's red.
 /// A tray host, a dev server and the app started hidden and connected,
 /// signed in as `user`.
 fn running(user: (&str, &str)) -> (Tray, Server, KillOnDrop) {
@@ -24,6 +23,7 @@ fn running(user: (&str, &str)) -> (Tray, Server, KillOnDrop) {
     (tray, server, app)
 }
 
+/// Reads the badge area of the icon: how many pixels are the badge's red.
 fn badge_pixels(icon: &std::path::Path) -> usize {
     let out = Command::new("convert")
         .arg(icon)
@@ -150,17 +150,11 @@ fn approve_from_a_popup_approves_the_booking_on_the_server() {
     let (tray, server, mut app) = running(("landlord", "landlord-pass"));
     let booking = server.control("booking_request", json!({"tenant":"tenant"}));
     let booking_id = booking["booking_id"].as_i64().unwrap();
-    let mut id = None;
-    wait_until("the request pops up", || {
-        id = tray
-            .session
-            .notifications()
-            .iter()
-            .find(|n| n["category"] == "x-smarthunt.booking")
-            .and_then(|n| n["id"].as_u64());
-        id.is_some()
-    });
-    let id = id.unwrap();
+    let id = tray.session.wait_popup("the request pops up", |n| {
+        n["category"] == "x-smarthunt.booking"
+    })["id"]
+        .as_u64()
+        .expect("dunst gives the popup's id");
     // As the daemon would on a click of Approve.
     let status = tray
         .session
@@ -380,16 +374,11 @@ fn clicking_a_popup_opens_the_window_on_that_item() {
         "notify",
         json!({"username":"tenant","title":"Repair booked","body":"The plumber comes on Monday","notification_type":"maintenance"}),
     );
-    let mut id = None;
-    wait_until("the popup is shown", || {
-        id = tray
-            .session
-            .notifications()
-            .iter()
-            .find(|n| n["summary"] == "Repair booked")
-            .and_then(|n| n["id"].as_u64());
-        id.is_some()
-    });
+    let id = tray
+        .session
+        .wait_popup("the popup is shown", |n| n["summary"] == "Repair booked")["id"]
+        .as_u64()
+        .expect("dunst gives the popup's id");
     // As the daemon does on a click of the popup's body.
     let clicked = tray
         .session
@@ -401,7 +390,7 @@ fn clicking_a_popup_opens_the_window_on_that_item() {
             "/org/freedesktop/Notifications",
             "--signal",
             "org.freedesktop.Notifications.ActionInvoked",
-            &format!("uint32 {}", id.unwrap()),
+            &format!("uint32 {id}"),
             "default",
         ])
         .status()

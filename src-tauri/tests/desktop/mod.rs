@@ -75,6 +75,20 @@ impl DesktopSession {
             .collect()
     }
 
+    /// The first popup dunst received that `matches`, waiting for it.
+    pub fn wait_popup(
+        &self,
+        what: &str,
+        matches: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let mut found = None;
+        wait_until(what, || {
+            found = self.notifications().into_iter().find(&matches);
+            found.is_some()
+        });
+        found.expect("wait_until returned, so it was found")
+    }
+
     /// `smarthunt-tray login`, password on standard input.
     pub fn login(&self, server: &str, user: &str, password: &str) -> Output {
         let mut child = self
@@ -360,20 +374,31 @@ impl Tray {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    pub fn property(&mut self, name: &str) -> String {
-        let (dest, path) = self.item();
-        self.gdbus(&[
+    /// Calls `method` on the object `path` of `dest`, with `args`.
+    pub fn gdbus_call(&self, dest: &str, path: &str, method: &str, args: &[&str]) -> String {
+        let mut call = vec![
             "call",
             "--session",
             "--dest",
-            &dest,
+            dest,
             "--object-path",
-            &path,
+            path,
             "--method",
+            method,
+            "--",
+        ];
+        call.extend_from_slice(args);
+        self.gdbus(&call)
+    }
+
+    pub fn property(&mut self, name: &str) -> String {
+        let (dest, path) = self.item();
+        self.gdbus_call(
+            &dest,
+            &path,
             "org.freedesktop.DBus.Properties.Get",
-            "org.kde.StatusNotifierItem",
-            name,
-        ])
+            &["org.kde.StatusNotifierItem", name],
+        )
     }
 
     /// The icon file the item shows, as `IconName` names it.
@@ -402,19 +427,7 @@ impl Tray {
             .nth(1)
             .expect("a menu object path")
             .to_owned();
-        let mut call = vec![
-            "call",
-            "--session",
-            "--dest",
-            &dest,
-            "--object-path",
-            &path,
-            "--method",
-            method,
-            "--",
-        ];
-        call.extend_from_slice(args);
-        self.gdbus(&call)
+        self.gdbus_call(&dest, &path, method, args)
     }
 
     pub fn webkit_web_processes(&self, app: &Child) -> usize {
