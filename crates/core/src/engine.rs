@@ -1099,12 +1099,10 @@ impl<'a> AccountRun<'a> {
         for n in batch.iter().filter(|n| n.kind == NotificationKind::Message) {
             self.learn_name_from(n).await;
         }
-        let inserted = self.store_live(batch.clone()).await;
         let mut new = 0;
-        for (n, inserted) in batch.into_iter().zip(inserted) {
-            let local_id = match inserted {
-                Some(Inserted::New(id)) => id,
-                Some(Inserted::Duplicate(_)) | None => continue,
+        for (n, inserted) in self.store_live(batch).await {
+            let Inserted::New(local_id) = inserted else {
+                continue;
             };
             new += 1;
             let booking_popup = self.booking_actions(&n);
@@ -1125,21 +1123,25 @@ impl<'a> AccountRun<'a> {
 
     /// One transaction for the batch; if it fails, each notification on its
     /// own, so one that cannot be stored does not take the others with it.
-    /// `None` for those that could not be stored (logged).
-    async fn store_live(&self, batch: Vec<IncomingNotification>) -> Vec<Option<Inserted>> {
+    /// Gives back the notifications that were stored, in order, each with
+    /// what storing it did; those that could not be stored are logged.
+    async fn store_live(
+        &self,
+        batch: Vec<IncomingNotification>,
+    ) -> Vec<(IncomingNotification, Inserted)> {
         let window = self.runner.tuning.dedupe_window.as_millis() as i64;
         let count = batch.len();
         let stored = self
             .runner
             .store
             .run(move |s| match s.insert_notifications(&batch, now_ms(), window) {
-                Ok(all) => Ok(all.into_iter().map(Some).collect()),
+                Ok(all) => Ok(batch.into_iter().zip(all).collect()),
                 Err(e) if count > 1 => {
                     tracing::warn!(error = %e, count, "cannot store a batch; storing one by one");
                     Ok(batch
-                        .iter()
-                        .map(|n| match s.insert_notification(n, now_ms(), window) {
-                            Ok(r) => Some(r),
+                        .into_iter()
+                        .filter_map(|n| match s.insert_notification(&n, now_ms(), window) {
+                            Ok(r) => Some((n, r)),
                             Err(e) => {
                                 tracing::error!(error = %e, "cannot store a notification");
                                 None
@@ -1152,7 +1154,7 @@ impl<'a> AccountRun<'a> {
             .await;
         stored.unwrap_or_else(|e| {
             tracing::error!(error = %e, count, "cannot store notifications");
-            vec![None; count]
+            Vec::new()
         })
     }
 
