@@ -96,6 +96,18 @@ async fn legacy_server_is_detected_and_notify_frames_work() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_server_frame_type_is_handled_without_dropping_the_connection() {
     let h = signed_in(Variant::Documented, TENANT).await;
+    // After the catch-up that follows connecting, the engine asks the server
+    // for its unread count over the socket. Wait for that question: its
+    // answer (the server's real count) must not land after the count we
+    // inject below and replace it.
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while h.server_stats().await["ws_client_frames"].as_u64() < Some(1) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the engine never asked for the unread count"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for frame in [
         json!({"type":"booking_update","booking_id":1,"action":"approved","status":"approved","property_id":1,"property_title":"Loft","tenant_id":2,"landlord_id":1,"timestamp":"2026-01-01T00:00:00Z"}),
         json!({"type":"chat_message","message_id":900,"sender_id":1,"sender_name":"Lana Landlord","recipient_id":2,"content":"Keys are under the mat","timestamp":"2026-01-01T00:00:00Z","property_id":1}),
