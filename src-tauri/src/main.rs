@@ -1,19 +1,13 @@
 //! `smarthunt-tray`: SmartHunt Desktop's binary. Parses the command line and
-//! hands over to the headless runner or the account commands; it holds no
-//! logic of its own that the core could hold.
-
-mod desktop_notifier;
-mod headless;
-mod keychain;
-mod logging;
-mod network;
-mod shell;
+//! hands over to the tray app, the headless runner or the account commands;
+//! it holds no logic of its own that the core could hold.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use smarthunt_tray::{block_on, data_dir, headless, shell};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -82,16 +76,6 @@ enum Command {
     Logout,
 }
 
-/// The data dir: `SMARTHUNT_DATA_DIR`, else the platform's data dir.
-pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("SMARTHUNT_DATA_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    dirs::data_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("smarthunt-desktop")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -126,35 +110,9 @@ fn main() -> ExitCode {
         None if cli.demo && cli.headless => block_on(headless::demo()),
         None if cli.demo => shell::run_demo(),
         None if cli.headless => block_on(headless::run(&data_dir())),
-        // Tauri owns the main thread; the shell sets up the shared runtime.
         None => shell::run(data_dir(), cli.hidden),
     };
     ExitCode::from(code)
-}
-
-/// The one tokio runtime of the process (Tauri shares it in the tray app).
-/// Two workers: the app is mostly idle, and the machine may be small.
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-}
-
-/// Runs `work` on the process's runtime, then stops the runtime without
-/// waiting on blocking calls that may never return (a keychain waiting for
-/// a password prompt): their deadline has already answered the user.
-fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
-    let runtime = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("smarthunt-tray: cannot start: {e}");
-            return 1;
-        }
-    };
-    let code = runtime.block_on(work);
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    code
 }
 
 /// The whole of standard input, less one trailing newline.

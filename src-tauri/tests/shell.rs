@@ -1,10 +1,11 @@
-//! End-to-end: the real tray app (Tauri, WebKitGTK, appindicator) in a real
-//! desktop session with a stand-in tray host, dunst and gnome-keyring,
-//! against the dev server. Each test has its own session bus, since single
-//! instance and the tray are per bus.
+//! End-to-end: the real tray app (its StatusNotifierItem, popups, keychain)
+//! and the window it opens in a process of its own (Tauri, WebKitGTK), in a
+//! real desktop session with a stand-in tray host, dunst and gnome-keyring,
+//! against the dev server. Each test has its own session bus and data dir.
 
 mod desktop;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,29 +24,40 @@ fn running(user: (&str, &str)) -> (Tray, Server, KillOnDrop) {
     (tray, server, app)
 }
 
-/// Reads the badge area of the icon: how many pixels are the badge's red.
-fn badge_pixels(icon: &std::path::Path) -> usize {
-    let out = Command::new("convert")
-        .arg(icon)
-        .args(["-depth", "8", "rgba:-"])
-        .output()
-        .expect("imagemagick reads the icon");
-    out.stdout
-        .chunks_exact(4)
+/// How many pixels of an RGBA icon are the badge's red.
+fn badge_pixels(rgba: &[u8]) -> usize {
+    rgba.chunks_exact(4)
         .filter(|p| p[0] == 0xd9 && p[1] == 0x30 && p[2] == 0x25)
         .count()
+}
+
+/// Keeps an RGBA icon as a PNG with the artefacts, for people to look at.
+fn keep_icon((width, height, rgba): &(u32, u32, Vec<u8>), name: &str) {
+    let mut convert = Command::new("convert")
+        .args([
+            "-size",
+            &format!("{width}x{height}"),
+            "-depth",
+            "8",
+            "rgba:-",
+        ])
+        .arg(artefacts().join(name))
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("imagemagick writes the icon");
+    convert.stdin.take().unwrap().write_all(rgba).unwrap();
+    assert!(convert.wait().unwrap().success());
 }
 
 #[test]
 fn tray_shows_the_count_and_state_and_lists_its_menu() {
     let (mut tray, server, mut app) = running(("tenant", "tenant-pass"));
 
-    // No count: no badge and an empty label.
-    wait_until("no badge at 0", || {
-        let icon = tray.icon_path();
-        icon.exists() && badge_pixels(&icon) == 0
+    // No count: no badge.
+    wait_until("connected and nothing unread", || {
+        tray.tooltip() == "0 unread, connected"
     });
-    assert_eq!(tray.label(), "");
+    assert_eq!(badge_pixels(&tray.icon().2), 0, "no badge at 0");
 
     for i in 0..3 {
         server.control(
@@ -53,10 +65,12 @@ fn tray_shows_the_count_and_state_and_lists_its_menu() {
             json!({"username":"tenant","title":format!("Viewing {i}"),"body":"Tomorrow at 10","notification_type":"property"}),
         );
     }
-    wait_until("the label shows 3", || tray.label() == "3");
-    let icon = tray.icon_path();
-    assert!(badge_pixels(&icon) > 50, "a red badge on the icon");
-    std::fs::copy(&icon, artefacts().join("tray-icon-3-unread.png")).unwrap();
+    wait_until("the tooltip says 3 unread", || {
+        tray.tooltip().starts_with("3 unread")
+    });
+    let icon = tray.icon();
+    assert!(badge_pixels(&icon.2) > 50, "a red badge on the icon");
+    keep_icon(&icon, "tray-icon-3-unread.png");
 
     let menu = tray.menu_layout();
     for entry in [
@@ -71,15 +85,14 @@ fn tray_shows_the_count_and_state_and_lists_its_menu() {
     }
 
     // Offline: another look.
-    let connected_icon = std::fs::read(&icon).unwrap();
     server.control("reject_handshakes", json!({"status": 503}));
     server.control("close", json!({"code": 1011}));
     wait_until("the menu says offline", || {
         tray.menu_layout().contains("Offline")
     });
-    let offline_icon = std::fs::read(tray.icon_path()).unwrap();
-    assert_ne!(offline_icon, connected_icon, "offline looks different");
-    std::fs::copy(tray.icon_path(), artefacts().join("tray-icon-offline.png")).unwrap();
+    let offline_icon = tray.icon();
+    assert_ne!(offline_icon, icon, "offline looks different");
+    keep_icon(&offline_icon, "tray-icon-offline.png");
     terminate(&mut app);
 }
 
@@ -223,7 +236,7 @@ fn a_second_launch_exits_and_the_first_shows_its_window() {
 }
 
 #[test]
-fn closing_the_window_ends_webkit_and_opening_it_again_works() {
+fn closing_the_window_ends_its_processes_and_opening_it_again_works() {
     let tray = Tray::start(true);
     let server = Server::start();
     tray.login(&server.url, "tenant", "tenant-pass");
@@ -241,18 +254,19 @@ fn closing_the_window_ends_webkit_and_opening_it_again_works() {
         .arg(&shot)
         .status();
     close_window(&tray);
-    wait_until("no WebKit web process remains", || {
-        tray.webkit_web_processes(&app) == 0
-    });
-    // Tauri keeps WebKit's network process for the app's lifetime; the app
-    // ends it once the window is gone.
-    wait_until("no WebKit network process remains", || {
-        tray.webkit_network_processes(&app) == 0
+    // The window's process ends with the window, and WebKit's with it.
+    wait_until("no window process and no WebKit process remains", || {
+        tray.window_processes_gone(&app)
     });
     assert!(
         app.try_wait().unwrap().is_none(),
         "the app lives on in the tray"
     );
+    // What stays in the tray loaded no GUI toolkit at all.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", app.id())).unwrap();
+    for lib in ["libwebkit2gtk", "libjavascriptcore", "libgtk-3"] {
+        assert!(!maps.contains(lib), "the tray process maps {lib}");
+    }
     wait_until("still connected", || server.connections() >= 1);
 
     // Opened again, the window loads and talks to the core: it asks the
@@ -267,9 +281,10 @@ fn closing_the_window_ends_webkit_and_opening_it_again_works() {
         server.stats()["rest_requests"].as_u64().unwrap() > before
     });
     close_window(&tray);
-    wait_until("no WebKit process remains after the second close", || {
-        tray.webkit_web_processes(&app) + tray.webkit_network_processes(&app) == 0
-    });
+    wait_until(
+        "no process of the window remains after the second close",
+        || tray.window_processes_gone(&app),
+    );
     terminate(&mut app);
 }
 
@@ -407,5 +422,43 @@ fn clicking_a_popup_opens_the_window_on_that_item() {
         );
         list["body"]["count"] == 0
     });
+    terminate(&mut app);
+}
+
+#[test]
+fn the_window_socket_answers_and_shrugs_off_bad_input() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::net::UnixStream;
+
+    let (tray, _server, mut app) = running(("tenant", "tenant-pass"));
+    let socket = tray.session.data_dir().join("app.sock");
+    let mode = std::fs::metadata(&socket).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o077,
+        0,
+        "the socket is the user's alone"
+    );
+    let stream = UnixStream::connect(&socket).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    writeln!(writer, "not json at all").unwrap();
+    let mut ask = |line: &str| -> serde_json::Value {
+        writeln!(writer, "{line}").unwrap();
+        let mut answer = String::new();
+        reader.read_line(&mut answer).unwrap();
+        serde_json::from_str(&answer).unwrap()
+    };
+    let status = ask(r#"{"type":"call","id":1,"cmd":"get_status"}"#);
+    assert_eq!(status["id"], 1, "{status}");
+    assert_eq!(
+        status["result"]["Ok"]["account"]["username"], "tenant",
+        "{status}"
+    );
+    let unknown = ask(r#"{"type":"call","id":2,"cmd":"format_disk"}"#);
+    assert_eq!(unknown["result"]["Err"]["code"], "bad_input", "{unknown}");
+    let bad_args = ask(r#"{"type":"call","id":3,"cmd":"mark_read","args":{"localId":"x"}}"#);
+    assert_eq!(bad_args["result"]["Err"]["code"], "bad_input", "{bad_args}");
+    assert!(app.try_wait().unwrap().is_none(), "the app runs on");
     terminate(&mut app);
 }

@@ -1,5 +1,5 @@
-//! End-to-end through the real window: tauri-driver + WebKitWebDriver drive
-//! the real app's webview in a real desktop session (tray host, dunst,
+//! End-to-end through the real window: tauri-driver + WebKitWebDriver start
+//! the window process and drive its webview in a real desktop session (tray host, dunst,
 //! gnome-keyring) against the dev server. What a user sees and clicks.
 
 mod desktop;
@@ -9,7 +9,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use desktop::{artefacts, wait_until, Server, Tray, BIN, WAIT};
+use desktop::{artefacts, wait_until, KillOnDrop, Server, Tray, WAIT, WINDOW_BIN};
 use serde_json::{json, Value};
 
 /// Element references are objects with one key that starts with this
@@ -65,8 +65,7 @@ impl Window {
             session: String::new(),
             driver,
         };
-        let caps =
-            json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": BIN}}}});
+        let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": WINDOW_BIN}}}});
         let v = w.call("POST", "/session", Some(caps));
         w.session = v["sessionId"]
             .as_str()
@@ -203,18 +202,21 @@ fn row_titles(w: &Window) -> Vec<String> {
         .collect()
 }
 
-fn signed_in_window(user: (&str, &str), server: &Server) -> (Tray, Window) {
+/// The tray app signed in as `user` and started hidden, and its window
+/// opened through WebDriver (which starts `smarthunt-window` itself).
+fn signed_in_window(user: (&str, &str), server: &Server) -> (Tray, KillOnDrop, Window) {
     let tray = Tray::start(true);
     tray.login(&server.url, user.0, user.1);
+    let app = tray.launch(&["--hidden"]);
     let window = Window::open(&tray);
     window.wait_for("css selector", "#tab-notifications");
-    (tray, window)
+    (tray, app, window)
 }
 
 #[test]
 fn pushed_notification_appears_and_markup_in_it_stays_text() {
     let server = Server::start();
-    let (_tray, w) = signed_in_window(("tenant", "tenant-pass"), &server);
+    let (_tray, _app, w) = signed_in_window(("tenant", "tenant-pass"), &server);
     wait_until("connected", || server.connections() >= 1);
     server.control(
         "notify",
@@ -243,7 +245,7 @@ fn pushed_notification_appears_and_markup_in_it_stays_text() {
 #[test]
 fn mark_all_read_clears_the_list_the_tray_and_the_server() {
     let server = Server::start();
-    let (mut tray, w) = signed_in_window(("tenant", "tenant-pass"), &server);
+    let (mut tray, _app, w) = signed_in_window(("tenant", "tenant-pass"), &server);
     wait_until("connected", || server.connections() >= 1);
     for i in 1..=3 {
         server.control(
@@ -254,11 +256,15 @@ fn mark_all_read_clears_the_list_the_tray_and_the_server() {
     wait_until("three unread rows", || {
         w.css("article.note.unread").len() >= 3
     });
-    wait_until("the tray shows 3", || tray.label() == "3");
+    wait_until("the tray shows 3", || {
+        tray.tooltip().starts_with("3 unread")
+    });
     let button = w.button("Mark all read");
     w.click(&button);
     wait_until("no unread row", || w.css("article.note.unread").is_empty());
-    wait_until("the tray count is gone", || tray.label().is_empty());
+    wait_until("the tray count is gone", || {
+        tray.tooltip().starts_with("0 unread")
+    });
     let deadline = Instant::now() + WAIT;
     loop {
         let stats = server.rest(
@@ -282,7 +288,7 @@ fn mark_all_read_clears_the_list_the_tray_and_the_server() {
 fn chat_written_while_the_server_is_down_is_delivered_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::persistent(dir.path());
-    let (_tray, w) = signed_in_window(("tenant", "tenant-pass"), &server);
+    let (_tray, _app, w) = signed_in_window(("tenant", "tenant-pass"), &server);
     wait_until("connected", || server.connections() >= 1);
     server.control(
         "message",
@@ -332,7 +338,7 @@ fn chat_written_while_the_server_is_down_is_delivered_once() {
 #[test]
 fn settings_turn_autostart_off_and_show_who_is_signed_in() {
     let server = Server::start();
-    let (tray, w) = signed_in_window(("landlord", "landlord-pass"), &server);
+    let (tray, _app, w) = signed_in_window(("landlord", "landlord-pass"), &server);
     let autostart =
         std::path::PathBuf::from(&tray.session.env()["XDG_CONFIG_HOME"]).join("autostart");
     let has_entry = || {

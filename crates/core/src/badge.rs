@@ -196,14 +196,9 @@ pub fn render(size: u32, look: TrayLook, unread: u64) -> Rgba {
     img
 }
 
-/// The label beside the icon (appindicator's `XAyatanaLabel`): the count.
-pub fn tray_label(unread: u64) -> String {
-    badge_text(unread)
-}
-
-/// The tooltip where the platform has one: "SmartHunt: 3 unread, connected".
+/// The tooltip's text under the app's name: "3 unread, connected".
 pub fn tooltip(unread: u64, state: &str) -> String {
-    format!("SmartHunt: {unread} unread, {state}")
+    format!("{unread} unread, {state}")
 }
 
 #[cfg(test)]
@@ -287,6 +282,6 @@ mod tests {
 
     #[test]
     fn tooltip_names_count_and_state() {
-        assert_eq!(tooltip(3, "connected"), "SmartHunt: 3 unread, connected");
+        assert_eq!(tooltip(3, "connected"), "3 unread, connected");
     }
 }

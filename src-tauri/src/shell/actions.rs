@@ -7,33 +7,24 @@
 //! bus is the user's own.
 
 use futures_util::StreamExt;
-use smarthunt_core::engine::Engine;
-use smarthunt_core::ports::{Notifier, Popup, PopupAction, PopupKey};
-use tauri::AppHandle;
+use std::sync::Arc;
 
-use super::window::{self, OpenItem};
+use smarthunt_core::ports::{Notifier, Popup, PopupAction, PopupKey};
+
+use super::window::OpenItem;
+use super::App;
 use crate::desktop_notifier::{PopupTarget, PopupTargets};
 
 /// Listens for as long as the app runs.
-pub fn listen(
-    app: AppHandle,
-    engine: Engine,
-    targets: PopupTargets,
-    notifier: std::sync::Arc<dyn Notifier>,
-) {
-    tauri::async_runtime::spawn(async move {
-        if let Err(e) = run(&app, &engine, &targets, notifier.as_ref()).await {
+pub fn listen(app: Arc<App>, targets: PopupTargets, notifier: Arc<dyn Notifier>) {
+    tokio::spawn(async move {
+        if let Err(e) = run(&app, &targets, notifier.as_ref()).await {
             tracing::warn!(error = %e, "popup actions are unavailable");
         }
     });
 }
 
-async fn run(
-    app: &AppHandle,
-    engine: &Engine,
-    targets: &PopupTargets,
-    notifier: &dyn Notifier,
-) -> zbus::Result<()> {
+async fn run(app: &App, targets: &PopupTargets, notifier: &dyn Notifier) -> zbus::Result<()> {
     let conn = zbus::Connection::session().await?;
     let rule = zbus::MatchRule::builder()
         .msg_type(zbus::message::Type::Signal)
@@ -58,31 +49,21 @@ async fn run(
             continue;
         };
         tracing::info!(id, action = action.id(), "popup action");
-        act(app, engine, notifier, target, action).await;
+        act(app, notifier, target, action).await;
     }
     Ok(())
 }
 
-async fn act(
-    app: &AppHandle,
-    engine: &Engine,
-    notifier: &dyn Notifier,
-    target: PopupTarget,
-    action: PopupAction,
-) {
+async fn act(app: &App, notifier: &dyn Notifier, target: PopupTarget, action: PopupAction) {
+    let engine = &app.engine;
     match (action, target.key) {
-        (PopupAction::Open, PopupKey::Notification(local_id)) => window::show(
-            app,
-            Some(OpenItem {
-                view: "notifications",
-                local_id: Some(local_id),
-                other_id: None,
-            }),
-        ),
-        (PopupAction::Open, PopupKey::Account) => {
-            window::show(app, Some(OpenItem::view("settings")))
-        }
-        (PopupAction::Open, _) => window::show(app, Some(OpenItem::view("notifications"))),
+        (PopupAction::Open, PopupKey::Notification(local_id)) => app.window.show(Some(OpenItem {
+            view: "notifications",
+            local_id: Some(local_id),
+            other_id: None,
+        })),
+        (PopupAction::Open, PopupKey::Account) => app.window.show(Some(OpenItem::view("settings"))),
+        (PopupAction::Open, _) => app.window.show(Some(OpenItem::view("notifications"))),
         (PopupAction::MarkRead, PopupKey::Notification(local_id)) => {
             if let Err(e) = engine.mark_read(local_id).await {
                 tracing::warn!(error = %e, "mark read from a popup failed");

@@ -1,86 +1,150 @@
-//! The window's commands: each a documented one-liner onto the core. The
-//! capability file grants them to the main window only (see build.rs).
+//! The window's commands, as its page names them: each a documented
+//! one-liner onto the core. They arrive over `ipc` from the window process
+//! with the page's arguments (camelCase keys, as Tauri passes them on).
+//! `build.rs` declares the same names to Tauri, so that the capability
+//! file restricts them.
 
-use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use smarthunt_core::account::{self, LoginRequest};
 use smarthunt_core::config::AppConfig;
-use smarthunt_core::engine::EngineStatus;
 use smarthunt_core::policy::PolicySettings;
 use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::secret::Sensitive;
-use smarthunt_core::store::{Conversation, ListQuery, StoredChatMessage, StoredNotification};
+use smarthunt_core::store::ListQuery;
 use smarthunt_core::transport::TransportOptions;
-use tauri::{AppHandle, State};
-use tauri_plugin_autostart::ManagerExt;
 
 use super::error::IpcError;
-use super::window::OpenItem;
-use super::AppState;
+use super::{autostart, App};
 
 type Result<T> = std::result::Result<T, IpcError>;
 
 /// Most rows one list call returns.
 const MAX_PAGE: u32 = 200;
 
-/// The connection state, unread count and account.
-#[tauri::command]
-pub fn get_status(state: State<'_, AppState>) -> EngineStatus {
-    state.engine.status().borrow().clone()
+/// Runs the command `cmd` with the page's `args`; its answer as JSON.
+pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
+    let engine = &app.engine;
+    match cmd {
+        // The connection state, unread count and account.
+        "get_status" => reply(engine.status().borrow().clone()),
+        "list_notifications" => reply(list_notifications(app, parse(args)?).await?),
+        // Marks a notification read and returns it with its context.
+        "open_notification" => {
+            let a: Item = parse(args)?;
+            reply(engine.open_notification(a.local_id).await?)
+        }
+        "mark_read" => {
+            let a: Item = parse(args)?;
+            reply(engine.mark_read(a.local_id).await?)
+        }
+        "mark_all_read" => reply(engine.mark_all_read().await?),
+        // Approves or declines the booking a notification is about; returns
+        // the booking's id.
+        "decide_booking" => {
+            let a: Decide = parse(args)?;
+            reply(engine.decide_booking(a.local_id, a.approve).await?)
+        }
+        // Conversations, most recent first.
+        "list_conversations" => {
+            let me = me(app)?;
+            reply(engine.query(move |s| s.conversations(me)).await?)
+        }
+        "get_thread" => reply(get_thread(app, parse(args)?).await?),
+        "send_message" => reply(send_message(app, parse(args)?).await?),
+        "get_settings" => reply(get_settings(app).await?),
+        "set_policy" => {
+            let a: Policy = parse(args)?;
+            reply(engine.set_settings(a.policy).await?)
+        }
+        "set_autostart" => {
+            let a: Enabled = parse(args)?;
+            reply(autostart::set(a.enabled).map_err(|e| {
+                IpcError::new("internal", format!("cannot change start-with-session: {e}"))
+            })?)
+        }
+        // Holds popups back for `minutes`; `null` resumes.
+        "pause" => {
+            let a: Pause = parse(args)?;
+            reply(engine.pause(a.minutes).await?)
+        }
+        "sign_in" => reply(sign_in(app, parse(args)?).await?),
+        // Signs out: keychain entries and local data go.
+        "sign_out" => {
+            account::logout(&app.data_dir, app.secrets.clone()).await?;
+            reply(engine.reload().await?)
+        }
+        // The window has loaded: reconcile with the server, and say what to
+        // show.
+        "window_opened" => {
+            let _ = engine.refresh().await;
+            reply(app.window.take_pending_open())
+        }
+        _ => Err(IpcError::bad_input(format!("There is no command {cmd:?}."))),
+    }
+}
+
+fn reply(value: impl Serialize) -> Result<Value> {
+    serde_json::to_value(value).map_err(|e| IpcError::new("internal", e.to_string()))
+}
+
+fn parse<T: DeserializeOwned>(args: Value) -> Result<T> {
+    serde_json::from_value(args)
+        .map_err(|e| IpcError::bad_input(format!("The window sent arguments that do not fit: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Item {
+    local_id: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Decide {
+    local_id: i64,
+    approve: bool,
+}
+
+#[derive(Deserialize)]
+struct Policy {
+    policy: PolicySettings,
+}
+
+#[derive(Deserialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+#[derive(Deserialize)]
+struct Pause {
+    minutes: Option<u32>,
 }
 
 /// A page of the local notification list, newest first.
-#[tauri::command]
-pub async fn list_notifications(
-    state: State<'_, AppState>,
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListArgs {
     kind: Option<String>,
+    #[serde(default)]
     unread_only: bool,
     before: Option<i64>,
     limit: u32,
-) -> Result<Vec<StoredNotification>> {
+}
+
+async fn list_notifications(app: &App, a: ListArgs) -> Result<Value> {
     let q = ListQuery {
-        kind: kind.as_deref().map(NotificationKind::from_wire),
-        unread_only,
-        before,
-        limit: limit.clamp(1, MAX_PAGE),
+        kind: a.kind.as_deref().map(NotificationKind::from_wire),
+        unread_only: a.unread_only,
+        before: a.before,
+        limit: a.limit.clamp(1, MAX_PAGE),
     };
-    Ok(state
-        .engine
-        .query(move |s| s.list_notifications(&q))
-        .await?)
+    reply(app.engine.query(move |s| s.list_notifications(&q)).await?)
 }
 
-/// Marks a notification read and returns it with its context.
-#[tauri::command]
-pub async fn open_notification(
-    state: State<'_, AppState>,
-    local_id: i64,
-) -> Result<StoredNotification> {
-    Ok(state.engine.open_notification(local_id).await?)
-}
-
-#[tauri::command]
-pub async fn mark_read(state: State<'_, AppState>, local_id: i64) -> Result<()> {
-    Ok(state.engine.mark_read(local_id).await?)
-}
-
-#[tauri::command]
-pub async fn mark_all_read(state: State<'_, AppState>) -> Result<()> {
-    Ok(state.engine.mark_all_read().await?)
-}
-
-/// Approves or declines the booking a notification is about; returns its id.
-#[tauri::command]
-pub async fn decide_booking(
-    state: State<'_, AppState>,
-    local_id: i64,
-    approve: bool,
-) -> Result<i64> {
-    Ok(state.engine.decide_booking(local_id, approve).await?)
-}
-
-fn me(state: &AppState) -> Result<i64> {
-    state
-        .engine
+fn me(app: &App) -> Result<i64> {
+    app.engine
         .status()
         .borrow()
         .account
@@ -89,41 +153,37 @@ fn me(state: &AppState) -> Result<i64> {
         .ok_or_else(|| IpcError::new("not_signed_in", "Sign in to see your messages."))
 }
 
-/// Conversations, most recent first.
-#[tauri::command]
-pub async fn list_conversations(state: State<'_, AppState>) -> Result<Vec<Conversation>> {
-    let me = me(&state)?;
-    Ok(state.engine.query(move |s| s.conversations(me)).await?)
-}
-
 /// One conversation's messages, newest first; reading it marks it read.
-#[tauri::command]
-pub async fn get_thread(
-    state: State<'_, AppState>,
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadArgs {
     other_id: i64,
     before: Option<i64>,
     limit: u32,
-) -> Result<Vec<StoredChatMessage>> {
-    let me = me(&state)?;
-    let limit = limit.clamp(1, MAX_PAGE);
-    let thread = state
+}
+
+async fn get_thread(app: &App, a: ThreadArgs) -> Result<Value> {
+    let me = me(app)?;
+    let (other_id, before, limit) = (a.other_id, a.before, a.limit.clamp(1, MAX_PAGE));
+    let thread = app
         .engine
         .query(move |s| s.thread(me, other_id, before, limit))
         .await?;
     if before.is_none() {
-        state.engine.mark_conversation_read(other_id).await?;
+        app.engine.mark_conversation_read(other_id).await?;
     }
-    Ok(thread)
+    reply(thread)
 }
 
 /// Queues a message (sent now, or as soon as the server is reachable).
-#[tauri::command]
-pub async fn send_message(
-    state: State<'_, AppState>,
+#[derive(Deserialize)]
+struct SendArgs {
     receiver: i64,
     content: String,
-) -> Result<()> {
-    let content = content.trim().to_owned();
+}
+
+async fn send_message(app: &App, a: SendArgs) -> Result<()> {
+    let content = a.content.trim().to_owned();
     if content.is_empty() {
         return Err(IpcError::bad_input("A message cannot be empty."));
     }
@@ -132,11 +192,11 @@ pub async fn send_message(
             "A message can be at most 5,000 characters.",
         ));
     }
-    Ok(state.engine.send_chat(receiver, content).await?)
+    Ok(app.engine.send_chat(a.receiver, content).await?)
 }
 
 #[derive(Serialize)]
-pub struct Settings {
+struct Settings {
     policy: PolicySettings,
     autostart: bool,
     server: Option<String>,
@@ -144,15 +204,14 @@ pub struct Settings {
     allow_insecure_http: bool,
 }
 
-#[tauri::command]
-pub async fn get_settings(app: AppHandle, state: State<'_, AppState>) -> Result<Settings> {
-    let policy = state.engine.policy_settings().await.unwrap_or_default();
+async fn get_settings(app: &App) -> Result<Settings> {
+    let policy = app.engine.policy_settings().await.unwrap_or_default();
     let config =
-        AppConfig::load(&state.data_dir).map_err(|e| IpcError::new("internal", e.to_string()))?;
+        AppConfig::load(&app.data_dir).map_err(|e| IpcError::new("internal", e.to_string()))?;
     let current = config.current;
     Ok(Settings {
         policy,
-        autostart: app.autolaunch().is_enabled().unwrap_or(false),
+        autostart: autostart::is_enabled(),
         server: current.as_ref().map(|a| a.server.clone()),
         ca_file: current
             .as_ref()
@@ -162,83 +221,47 @@ pub async fn get_settings(app: AppHandle, state: State<'_, AppState>) -> Result<
     })
 }
 
-#[tauri::command]
-pub async fn set_policy(state: State<'_, AppState>, policy: PolicySettings) -> Result<()> {
-    Ok(state.engine.set_settings(policy).await?)
-}
-
-#[tauri::command]
-pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<()> {
-    let launcher = app.autolaunch();
-    let r = if enabled {
-        launcher.enable()
-    } else {
-        launcher.disable()
-    };
-    r.map_err(|e| IpcError::new("internal", format!("cannot change start-with-session: {e}")))
-}
-
-/// Holds popups back for `minutes`; `None` resumes.
-#[tauri::command]
-pub async fn pause(state: State<'_, AppState>, minutes: Option<u32>) -> Result<()> {
-    Ok(state.engine.pause(minutes).await?)
+/// The sign-in form's fields, as the window sends them.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignInArgs {
+    server: String,
+    username: String,
+    password: String,
+    #[serde(default)]
+    stay_signed_in: bool,
+    ca_file: Option<String>,
+    #[serde(default)]
+    allow_insecure_http: bool,
 }
 
 #[derive(Serialize)]
-pub struct SignedIn {
+struct SignedIn {
     username: String,
     role: Option<String>,
 }
 
 /// Signs in (tokens to the keychain) and switches the engine to the account.
-#[tauri::command]
-#[allow(clippy::too_many_arguments)] // the form's fields, as the window sends them
-pub async fn sign_in(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    server: String,
-    username: String,
-    password: String,
-    stay_signed_in: bool,
-    ca_file: Option<String>,
-    allow_insecure_http: bool,
-) -> Result<SignedIn> {
-    if username.trim().is_empty() || password.is_empty() {
+async fn sign_in(app: &App, a: SignInArgs) -> Result<SignedIn> {
+    if a.username.trim().is_empty() || a.password.is_empty() {
         return Err(IpcError::bad_input("Enter your username and password."));
     }
+    let username = a.username.trim().to_owned();
     let req = LoginRequest {
-        server,
-        username: username.clone(),
-        password: Sensitive::new(password),
-        stay_signed_in,
+        server: a.server,
+        username: a.username,
+        password: Sensitive::new(a.password),
+        stay_signed_in: a.stay_signed_in,
         transport: TransportOptions {
-            ca_file: ca_file.filter(|p| !p.trim().is_empty()).map(Into::into),
-            allow_insecure_http,
+            ca_file: a.ca_file.filter(|p| !p.trim().is_empty()).map(Into::into),
+            allow_insecure_http: a.allow_insecure_http,
         },
     };
-    let profile = account::login(&state.data_dir, req, state.secrets.clone()).await?;
-    super::autostart_on_first_sign_in(&app, &state.data_dir);
-    state.engine.reload().await?;
+    let profile = account::login(&app.data_dir, req, app.secrets.clone()).await?;
+    super::autostart_on_first_sign_in(&app.data_dir);
+    app.engine.reload().await?;
     Ok(SignedIn {
-        username: username.trim().to_owned(),
+        username,
         role: profile.map(|p| p.role),
     })
-}
-
-/// Signs out: keychain entries and local data go.
-#[tauri::command]
-pub async fn sign_out(state: State<'_, AppState>) -> Result<()> {
-    account::logout(&state.data_dir, state.secrets.clone()).await?;
-    Ok(state.engine.reload().await?)
-}
-
-/// The window has loaded: reconcile with the server, and say what to show.
-#[tauri::command]
-pub async fn window_opened(state: State<'_, AppState>) -> Result<Option<OpenItem>> {
-    let _ = state.engine.refresh().await;
-    Ok(state
-        .pending_open
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take())
 }

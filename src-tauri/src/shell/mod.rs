@@ -1,211 +1,153 @@
-//! The Tauri shell: tray, window, native popups with actions, keychain,
-//! autostart and single instance around the core engine. Thin: every
-//! decision is the core's; this maps core changes to the tray and the
-//! window, and the user's clicks to engine intents.
+//! The tray app: the core engine with its tray item, native popups with
+//! actions, keychain, autostart and single instance, and the window run
+//! in a process of its own (`window`). Thin: every decision is the core's;
+//! this maps core changes to the tray and the window, and the user's clicks
+//! to engine intents.
 
 mod actions;
-mod after_close;
+mod autostart;
 mod commands;
 mod error;
 mod tray;
 mod window;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use smarthunt_core::config::AppConfig;
-use smarthunt_core::engine::{Engine, EngineError, EngineTask, Ports, Tuning};
+use smarthunt_core::engine::{Engine, EngineError, EngineEvent, Ports, Tuning};
 use smarthunt_core::ports::Notifier;
 use smarthunt_core::secret::SecretStore;
 use smarthunt_core::store::StoreError;
-use tauri::{AppHandle, Emitter, Manager, RunEvent};
-use tauri_plugin_autostart::{MacosLauncher, ManagerExt};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::desktop_notifier::{DesktopNotifier, PopupTargets};
 use crate::keychain::Keychain;
 use crate::logging;
-use window::OpenItem;
+use window::WindowHost;
 
-/// What the commands and the tray share.
-pub struct AppState {
+/// What the tray, the popups' actions and the window's commands share.
+pub struct App {
     pub engine: Engine,
     pub data_dir: PathBuf,
     pub secrets: Arc<dyn SecretStore>,
-    /// What a window being built should show once it has loaded.
-    pub pending_open: Mutex<Option<OpenItem>>,
-    task: Mutex<Option<EngineTask>>,
+    pub window: WindowHost,
+    quit: tokio::sync::Notify,
 }
 
-/// Runs the tray app until Quit. `hidden`: start in the tray with no
-/// window (autostart); the window opens anyway when there is no tray host.
+impl App {
+    /// Ends the app (the tray's Quit).
+    pub fn quit(&self) {
+        self.quit.notify_one();
+    }
+}
+
+/// Runs the tray app until Quit, SIGTERM or SIGINT. `hidden`: start in the
+/// tray with no window (autostart); the window opens anyway when there is
+/// no tray host.
 pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
     let _log = logging::init(&data_dir);
-    let Some(runtime) = runtime() else { return 1 };
-    launch(runtime, data_dir, hidden, Arc::new(Keychain), None)
+    crate::block_on(launch(data_dir, hidden, Arc::new(Keychain)))
 }
 
 /// The tray app signed in to an embedded dev server with its scenario.
 pub fn run_demo() -> u8 {
-    let Some(runtime) = runtime() else { return 1 };
-    let demo = match runtime.block_on(crate::headless::Demo::start()) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let (dir, secrets) = (demo.dir.clone(), demo.secrets.clone());
-    // The dev server keeps running on the shared runtime until Quit.
-    launch(runtime, dir, false, secrets, Some(demo))
+    crate::block_on(async {
+        let demo = match crate::headless::Demo::start().await {
+            Ok(d) => d,
+            Err(code) => return code,
+        };
+        let code = launch(demo.dir.clone(), false, demo.secrets.clone()).await;
+        demo.stop().await;
+        code
+    })
 }
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    crate::runtime()
-        .map_err(|e| eprintln!("smarthunt-tray: cannot start: {e}"))
-        .ok()
-}
-
-fn launch(
-    runtime: tokio::runtime::Runtime,
-    data_dir: PathBuf,
-    hidden: bool,
-    secrets: Arc<dyn SecretStore>,
-    demo: Option<crate::headless::Demo>,
-) -> u8 {
-    // One runtime for the app and Tauri.
-    tauri::async_runtime::set(runtime.handle().clone());
-    let context = tauri::generate_context!();
-    let app = tauri::Builder::default()
-        // First: a second launch hands over to this one and exits.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            window::show(app, None);
-        }))
-        .plugin(tauri_plugin_autostart::init(
-            MacosLauncher::LaunchAgent,
-            Some(vec!["--hidden"]),
-        ))
-        .invoke_handler(tauri::generate_handler![
-            commands::get_status,
-            commands::list_notifications,
-            commands::open_notification,
-            commands::mark_read,
-            commands::mark_all_read,
-            commands::decide_booking,
-            commands::list_conversations,
-            commands::get_thread,
-            commands::send_message,
-            commands::get_settings,
-            commands::set_policy,
-            commands::set_autostart,
-            commands::pause,
-            commands::sign_in,
-            commands::sign_out,
-            commands::window_opened,
-        ])
-        .setup(move |app| {
-            setup(app.handle(), data_dir.clone(), hidden, secrets.clone())?;
-            Ok(())
-        })
-        .build(context);
-    let app = match app {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("smarthunt-tray: cannot start the window system: {e}");
-            return 1;
-        }
-    };
-    let mut demo = demo;
-    app.run(move |app, event| match event {
-        // Closing the last window keeps the app in the tray.
-        RunEvent::ExitRequested {
-            code: None, api, ..
-        } => api.prevent_exit(),
-        RunEvent::Exit => {
-            if let Some(state) = app.try_state::<AppState>() {
-                let task = state.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-                let engine = state.engine.clone();
-                tauri::async_runtime::block_on(async move {
-                    engine.shutdown().await;
-                    if let Some(t) = task {
-                        t.join().await;
-                    }
-                });
-            }
-            if let Some(d) = demo.take() {
-                tauri::async_runtime::block_on(d.stop());
-            }
-        }
-        _ => {}
-    });
-    0
-}
-
-fn setup(
-    app: &AppHandle,
-    data_dir: PathBuf,
-    hidden: bool,
-    secrets: Arc<dyn SecretStore>,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) -> u8 {
+    // First: a second launch hands over to the running one and exits.
+    match window::hand_over(&data_dir).await {
+        Ok(true) => return 0,
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot reach the running app; starting anew"),
+    }
     let targets = PopupTargets::default();
     let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier::start(Some(targets.clone())));
     let ports = Ports {
         notifier: notifier.clone(),
         secrets: secrets.clone(),
     };
-    // Tokio-based parts (engine, watchers) start inside the shared runtime.
-    let _guard = tauri::async_runtime::handle().inner().enter();
     let (engine, task) = match Engine::start(data_dir.clone(), Tuning::default(), ports) {
         Ok(e) => e,
         Err(EngineError::Store(e @ StoreError::AlreadyRunning { .. })) => {
             // A headless instance holds the data dir.
             eprintln!("smarthunt-tray: {e}");
-            std::process::exit(4);
+            return 4;
         }
-        Err(e) => return Err(Box::new(e)),
+        Err(e) => {
+            eprintln!("smarthunt-tray: cannot start: {e}");
+            return 1;
+        }
     };
-    app.manage(AppState {
+    let listener = match window::listen(&data_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("smarthunt-tray: cannot listen for the window in the data dir: {e}");
+            engine.shutdown().await;
+            task.join().await;
+            return 1;
+        }
+    };
+    let app = Arc::new(App {
         engine: engine.clone(),
         data_dir: data_dir.clone(),
         secrets,
-        pending_open: Mutex::new(None),
-        task: Mutex::new(Some(task)),
+        window: WindowHost::new(data_dir.clone()),
+        quit: tokio::sync::Notify::new(),
     });
-    tray::create(app)?;
-    tauri::async_runtime::spawn(forward_core_changes(app.clone(), engine.clone()));
-    actions::listen(app.clone(), engine.clone(), targets, notifier);
+    let tray = tray::Tray::create(app.clone()).await;
+    let forwarding = tokio::spawn(forward_core_changes(app.clone(), tray));
+    let serving = tokio::spawn(window::serve(app.clone(), listener));
+    actions::listen(app.clone(), targets, notifier);
     let nudger = engine.clone();
-    crate::network::watch(move || nudger.nudge());
+    let watcher = crate::network::watch(move || nudger.nudge());
     if AppConfig::load(&data_dir).is_ok_and(|c| c.current.is_some()) {
-        autostart_on_first_sign_in(app, &data_dir);
+        autostart_on_first_sign_in(&data_dir);
     }
+    let has_tray = tray::host_available().await;
+    if !has_tray {
+        tracing::warn!("no tray host (StatusNotifierWatcher) on this desktop: showing the window");
+    }
+    if !hidden || !has_tray {
+        app.window.show(None);
+    }
+
     // SIGTERM (the session ending) and Ctrl-C quit cleanly, like Quit.
-    let quitter = app.clone();
-    tauri::async_runtime::spawn(async move {
-        crate::headless::wait_for_signal().await;
-        quitter.exit(0);
-    });
-    let app2 = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let has_tray = tray::host_available().await;
-        if !has_tray {
-            tracing::warn!(
-                "no tray host (StatusNotifierWatcher) on this desktop: showing the window"
-            );
-        }
-        if !hidden || !has_tray {
-            window::show(&app2, None);
-        }
-    });
-    Ok(())
+    tokio::select! {
+        _ = crate::headless::wait_for_signal() => {}
+        _ = app.quit.notified() => {}
+    }
+    tracing::info!("shutting down");
+    // The window ends when its connection does.
+    serving.abort();
+    let _ = std::fs::remove_file(crate::ipc::socket_path(&data_dir));
+    engine.shutdown().await;
+    task.join().await;
+    watcher.abort();
+    // Ends when the engine's status does; it takes the tray item away.
+    let _ = forwarding.await;
+    0
 }
 
 /// Turns start-with-session on at the first sign-in; later it is the
 /// user's toggle.
-pub(crate) fn autostart_on_first_sign_in(app: &AppHandle, data_dir: &Path) {
+pub(crate) fn autostart_on_first_sign_in(data_dir: &Path) {
     let Ok(config) = AppConfig::load(data_dir) else {
         return;
     };
     if config.autostart_set_up {
         return;
     }
-    if let Err(e) = app.autolaunch().enable() {
+    if let Err(e) = autostart::set(true) {
         tracing::warn!(error = %e, "cannot turn on start-with-session");
         return;
     }
@@ -217,14 +159,13 @@ pub(crate) fn autostart_on_first_sign_in(app: &AppHandle, data_dir: &Path) {
 }
 
 /// The one place that maps core changes to the tray and to window events.
-async fn forward_core_changes(app: AppHandle, engine: Engine) {
-    let mut status = engine.status();
-    let mut events = engine.subscribe();
-    let mut last = None;
+async fn forward_core_changes(app: Arc<App>, mut tray: tray::Tray) {
+    let mut status = app.engine.status();
+    let mut events = app.engine.subscribe();
     loop {
         let snapshot = status.borrow_and_update().clone();
-        tray::update(&app, &snapshot, &mut last);
-        let _ = app.emit_to(window::MAIN, "status", &snapshot);
+        tray.update(&snapshot).await;
+        app.window.emit("status", &snapshot);
         // A pause ends without a status change: redraw then.
         let pause_ends = snapshot
             .paused_until_ms
@@ -237,22 +178,20 @@ async fn forward_core_changes(app: AppHandle, engine: Engine) {
             tokio::select! {
                 changed = status.changed() => {
                     if changed.is_err() {
+                        tray.remove().await;
                         return;
                     }
                     break;
                 }
                 event = events.recv() => match event {
-                    Ok(e) => {
-                        let _ = app.emit_to(window::MAIN, "engine-event", &e);
+                    Ok(e) => app.window.emit("engine-event", &e),
+                    Err(RecvError::Lagged(_)) => {
+                        app.window.emit("engine-event", &EngineEvent::NotificationsChanged)
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        let _ = app.emit_to(
-                            window::MAIN,
-                            "engine-event",
-                            smarthunt_core::engine::EngineEvent::NotificationsChanged,
-                        );
+                    Err(RecvError::Closed) => {
+                        tray.remove().await;
+                        return;
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                 },
                 _ = async {
                     match pause_ends {

@@ -1,24 +1,23 @@
-//! The tray: the icon with the unread count drawn on it and a look for the
-//! connection's state, the label beside it, a tooltip where the platform has
-//! one, and the menu. Dispatches menu ids to the engine; holds no state.
+//! The tray item: the icon with the unread count drawn on it and a look
+//! for the connection's state, a tooltip, and the menu. A StatusNotifierItem
+//! with its dbusmenu, served on the session bus by ksni: no GUI toolkit in
+//! this process. Dispatches menu clicks to the engine; holds no state the
+//! core could not rebuild.
+
+use std::sync::Arc;
 
 use chrono::{Duration as ChronoDuration, Local, NaiveTime};
+use ksni::menu::{MenuItem, StandardItem, SubMenu};
+use ksni::TrayMethods;
 use smarthunt_core::badge::{self, TrayLook};
 use smarthunt_core::connection::ConnectionState;
 use smarthunt_core::engine::EngineStatus;
-use tauri::image::Image;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
-use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Manager, Wry};
+use tokio::sync::mpsc;
 
-use super::{window, AppState};
+use super::App;
 
-pub const TRAY: &str = "main";
 /// Icons are drawn at this size; panels scale them down.
 const ICON_SIZE: u32 = 64;
-
-/// The menu item that shows the connection state (disabled, text only).
-pub struct StateItem(pub MenuItem<Wry>);
 
 /// The look the tray should have for a status at `now_ms`.
 pub fn look_of(status: &EngineStatus, now_ms: i64) -> TrayLook {
@@ -46,92 +45,188 @@ fn state_text(status: &EngineStatus, look: TrayLook) -> String {
     }
 }
 
-fn icon(look: TrayLook, unread: u64) -> Image<'static> {
+/// The badge icon as StatusNotifierItem wants it: ARGB32, big-endian.
+fn icon(look: TrayLook, unread: u64) -> ksni::Icon {
     let img = badge::render(ICON_SIZE, look, unread);
-    Image::new_owned(img.pixels, img.width, img.height)
+    let data = img
+        .pixels
+        .chunks_exact(4)
+        .flat_map(|rgba| [rgba[3], rgba[0], rgba[1], rgba[2]])
+        .collect();
+    ksni::Icon {
+        width: img.width as i32,
+        height: img.height as i32,
+        data,
+    }
 }
 
-/// Builds the tray with its menu. appindicator registers the item only
-/// once it has a menu, so the menu comes first.
-pub fn create(app: &AppHandle) -> tauri::Result<()> {
-    let state = MenuItem::with_id(app, "state", "Starting…", false, None::<&str>)?;
-    let pause = Submenu::with_id_and_items(
-        app,
-        "pause",
-        "Pause notifications",
-        true,
-        &[
-            &MenuItem::with_id(app, "pause-1h", "For 1 hour", true, None::<&str>)?,
-            &MenuItem::with_id(app, "pause-tomorrow", "Until tomorrow", true, None::<&str>)?,
-            &MenuItem::with_id(app, "pause-resume", "Resume", true, None::<&str>)?,
-        ],
-    )?;
-    let menu = Menu::with_items(
-        app,
-        &[
-            &MenuItem::with_id(app, "open", "Open", true, None::<&str>)?,
-            &MenuItem::with_id(app, "mark-all-read", "Mark all read", true, None::<&str>)?,
-            &pause,
-            &PredefinedMenuItem::separator(app)?,
-            &state,
-            &PredefinedMenuItem::separator(app)?,
-            &MenuItem::with_id(app, "sign-out", "Sign out", true, None::<&str>)?,
-            &MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?,
-        ],
-    )?;
-    app.manage(StateItem(state));
-    TrayIconBuilder::with_id(TRAY)
-        .icon(icon(TrayLook::Offline, 0))
-        .tooltip("SmartHunt")
-        .menu(&menu)
-        .show_menu_on_left_click(false)
-        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
-        .on_tray_icon_event(|tray, event| {
-            // Platforms that deliver clicks open the window on a left click.
-            if let TrayIconEvent::Click {
-                button: MouseButton::Left,
-                button_state: MouseButtonState::Up,
-                ..
-            } = event
-            {
-                window::show(tray.app_handle(), None);
+/// What the menu's entries do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MenuAction {
+    Open,
+    MarkAllRead,
+    PauseHour,
+    PauseUntilTomorrow,
+    Resume,
+    SignOut,
+    Quit,
+}
+
+/// The item as the tray host sees it.
+struct Item {
+    look: TrayLook,
+    icon: ksni::Icon,
+    tooltip: String,
+    state: String,
+    clicks: mpsc::Sender<MenuAction>,
+}
+
+impl Item {
+    fn entry(label: &str, action: MenuAction) -> MenuItem<Self> {
+        StandardItem {
+            label: label.into(),
+            activate: Box::new(move |item: &mut Self| item.click(action)),
+            ..Default::default()
+        }
+        .into()
+    }
+
+    fn click(&self, action: MenuAction) {
+        // Clicks come at a person's pace; a full queue means the app hangs.
+        if self.clicks.try_send(action).is_err() {
+            tracing::warn!(?action, "a tray click was dropped: the app is busy");
+        }
+    }
+}
+
+impl ksni::Tray for Item {
+    fn id(&self) -> String {
+        "smarthunt-desktop".into()
+    }
+
+    fn title(&self) -> String {
+        "SmartHunt".into()
+    }
+
+    fn status(&self) -> ksni::Status {
+        match self.look {
+            TrayLook::SignedOut => ksni::Status::NeedsAttention,
+            _ => ksni::Status::Active,
+        }
+    }
+
+    fn icon_pixmap(&self) -> Vec<ksni::Icon> {
+        vec![self.icon.clone()]
+    }
+
+    fn attention_icon_pixmap(&self) -> Vec<ksni::Icon> {
+        vec![self.icon.clone()]
+    }
+
+    fn tool_tip(&self) -> ksni::ToolTip {
+        ksni::ToolTip {
+            title: "SmartHunt".into(),
+            description: self.tooltip.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// A left click opens the window.
+    fn activate(&mut self, _x: i32, _y: i32) {
+        self.click(MenuAction::Open);
+    }
+
+    fn menu(&self) -> Vec<MenuItem<Self>> {
+        vec![
+            Self::entry("Open", MenuAction::Open),
+            Self::entry("Mark all read", MenuAction::MarkAllRead),
+            SubMenu {
+                label: "Pause notifications".into(),
+                submenu: vec![
+                    Self::entry("For 1 hour", MenuAction::PauseHour),
+                    Self::entry("Until tomorrow", MenuAction::PauseUntilTomorrow),
+                    Self::entry("Resume", MenuAction::Resume),
+                ],
+                ..Default::default()
             }
-        })
-        .build(app)?;
-    Ok(())
+            .into(),
+            MenuItem::Separator,
+            StandardItem {
+                label: self.state.clone(),
+                enabled: false,
+                ..Default::default()
+            }
+            .into(),
+            MenuItem::Separator,
+            Self::entry("Sign out", MenuAction::SignOut),
+            Self::entry("Quit", MenuAction::Quit),
+        ]
+    }
 }
 
-/// Redraws what changed since `last`.
-pub fn update(
-    app: &AppHandle,
-    status: &EngineStatus,
-    last: &mut Option<(TrayLook, String, String)>,
-) {
-    let look = look_of(status, chrono::Utc::now().timestamp_millis());
-    let label = badge::tray_label(status.unread);
-    let text = state_text(status, look);
-    let now = (look, badge::badge_text(status.unread), text.clone());
-    if last.as_ref() == Some(&now) {
-        return;
+/// The tray item, once it is on the bus.
+pub struct Tray {
+    handle: Option<ksni::Handle<Item>>,
+    last: Option<(TrayLook, String, String)>,
+}
+
+impl Tray {
+    /// Puts the item on the session bus. It shows as soon as a tray host
+    /// is there (now or later); without a session bus there is no tray.
+    pub async fn create(app: Arc<App>) -> Self {
+        let (clicks, rx) = mpsc::channel(16);
+        let item = Item {
+            look: TrayLook::Offline,
+            icon: icon(TrayLook::Offline, 0),
+            tooltip: "SmartHunt".into(),
+            state: "Starting…".into(),
+            clicks,
+        };
+        let handle = match item.assume_sni_available(true).spawn().await {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "no tray item: the session bus cannot be used");
+                None
+            }
+        };
+        tokio::spawn(on_clicks(app, rx));
+        Self { handle, last: None }
     }
-    let Some(tray) = app.tray_by_id(TRAY) else {
-        return;
-    };
-    if last
-        .as_ref()
-        .is_none_or(|(l, b, _)| (*l, b) != (look, &now.1))
-    {
-        let _ = tray.set_icon(Some(icon(look, status.unread)));
-        let _ = tray.set_title(Some(label.as_str()));
+
+    /// Redraws what changed since the last call.
+    pub async fn update(&mut self, status: &EngineStatus) {
+        let look = look_of(status, chrono::Utc::now().timestamp_millis());
+        let text = state_text(status, look);
+        let now = (look, badge::badge_text(status.unread), text.clone());
+        if self.last.as_ref() == Some(&now) {
+            return;
+        }
+        let Some(handle) = &self.handle else { return };
+        let redraw = self
+            .last
+            .as_ref()
+            .is_none_or(|(l, b, _)| (*l, b) != (look, &now.1));
+        let new_icon = redraw.then(|| icon(look, status.unread));
+        let tooltip = badge::tooltip(status.unread, &status.connection.describe());
+        handle
+            .update(move |item| {
+                item.look = look;
+                if let Some(i) = new_icon {
+                    item.icon = i;
+                }
+                item.tooltip = tooltip;
+                item.state = text;
+            })
+            .await;
+        self.last = Some(now);
     }
-    let _ = tray.set_tooltip(Some(badge::tooltip(
-        status.unread,
-        &status.connection.describe(),
-    )));
-    if let Some(item) = app.try_state::<StateItem>() {
-        let _ = item.0.set_text(&text);
+
+    /// Takes the item off the bus.
+    pub async fn remove(self) {
+        if let Some(handle) = self.handle {
+            handle.shutdown().await;
+        }
     }
-    *last = Some(now);
 }
 
 /// Minutes from now until 08:00 tomorrow, local time.
@@ -143,51 +238,38 @@ pub fn minutes_until_tomorrow_morning() -> u32 {
     u32::try_from(minutes.max(1)).unwrap_or(u32::MAX)
 }
 
-fn on_menu(app: &AppHandle, id: &str) {
-    let Some(state) = app.try_state::<AppState>() else {
-        return;
-    };
-    let engine = state.engine.clone();
-    let app2 = app.clone();
-    match id {
-        "open" => window::show(app, None),
-        "mark-all-read" => {
-            spawn_logged("mark all read", async move { engine.mark_all_read().await })
-        }
-        "pause-1h" => spawn_logged("pause", async move { engine.pause(Some(60)).await }),
-        "pause-tomorrow" => spawn_logged("pause", async move {
-            engine.pause(Some(minutes_until_tomorrow_morning())).await
-        }),
-        "pause-resume" => spawn_logged("resume", async move { engine.pause(None).await }),
-        "sign-out" => {
-            let data_dir = state.data_dir.clone();
-            let secrets = state.secrets.clone();
-            tauri::async_runtime::spawn(async move {
-                if let Err(e) = smarthunt_core::account::logout(&data_dir, secrets).await {
+/// Carries out the menu's clicks, one after the other.
+async fn on_clicks(app: Arc<App>, mut clicks: mpsc::Receiver<MenuAction>) {
+    while let Some(action) = clicks.recv().await {
+        let engine = &app.engine;
+        let done = match action {
+            MenuAction::Open => {
+                app.window.show(None);
+                Ok(())
+            }
+            MenuAction::MarkAllRead => engine.mark_all_read().await,
+            MenuAction::PauseHour => engine.pause(Some(60)).await,
+            MenuAction::PauseUntilTomorrow => {
+                engine.pause(Some(minutes_until_tomorrow_morning())).await
+            }
+            MenuAction::Resume => engine.pause(None).await,
+            MenuAction::SignOut => {
+                if let Err(e) =
+                    smarthunt_core::account::logout(&app.data_dir, app.secrets.clone()).await
+                {
                     tracing::error!(error = %e, "sign-out failed");
                 }
-                let _ = engine.reload().await;
-            });
+                engine.reload().await
+            }
+            MenuAction::Quit => {
+                app.quit();
+                return;
+            }
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, ?action, "a tray action failed");
         }
-        "quit" => {
-            tauri::async_runtime::spawn(async move {
-                engine.shutdown().await;
-                app2.exit(0);
-            });
-        }
-        _ => {}
     }
-}
-
-fn spawn_logged<E: std::fmt::Display>(
-    what: &'static str,
-    fut: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
-) {
-    tauri::async_runtime::spawn(async move {
-        if let Err(e) = fut.await {
-            tracing::warn!(error = %e, "{what} failed");
-        }
-    });
 }
 
 /// Whether a StatusNotifierItem host is there to show the tray (stock

@@ -12,8 +12,10 @@ use serde_json::{json, Value};
 use smarthunt_desktop_session::{self as throwaway, TrayHost};
 use smarthunt_devserver::{DevServer, DevServerConfig};
 
-/// The binary under test.
+/// The binary under test: the tray app.
 pub const BIN: &str = env!("CARGO_BIN_EXE_smarthunt-tray");
+/// Its window, in a process of its own.
+pub const WINDOW_BIN: &str = env!("CARGO_BIN_EXE_smarthunt-window");
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -358,8 +360,11 @@ impl Tray {
         }
         let line = self.wait_line("ITEM ");
         let item = line.trim_start_matches("ITEM ").trim().to_owned();
-        let slash = item.find('/').expect("item has a path");
-        let found = (item[..slash].to_owned(), item[slash..].to_owned());
+        // A bus name alone means the spec's default object path.
+        let found = match item.find('/') {
+            Some(slash) => (item[..slash].to_owned(), item[slash..].to_owned()),
+            None => (item, "/StatusNotifierItem".to_owned()),
+        };
         self.item = Some(found.clone());
         found
     }
@@ -401,17 +406,33 @@ impl Tray {
         )
     }
 
-    /// The icon file the item shows, as `IconName` names it.
-    pub fn icon_path(&mut self) -> PathBuf {
-        let v = self.property("IconName");
-        let start = v.find('/').expect("an absolute icon path");
-        let end = v[start..].find('\'').map(|e| start + e).unwrap_or(v.len());
-        PathBuf::from(&v[start..end])
+    /// The icon the item shows (its first `IconPixmap`): width, height
+    /// and pixels as RGBA. gdbus prints it as `(<[(64, 64, [byte 0x00,
+    /// ...])]>,)`, the pixels in ARGB.
+    pub fn icon(&mut self) -> (u32, u32, Vec<u8>) {
+        let v = self.property("IconPixmap");
+        let start = v.find("[(").expect("an icon pixmap") + 2;
+        let mut size = v[start..].splitn(3, ',').map(|n| n.trim().parse::<u32>());
+        let (Some(Ok(width)), Some(Ok(height))) = (size.next(), size.next()) else {
+            panic!("an icon's size in {v}");
+        };
+        let bytes = &v[v.find("[byte ").expect("the icon's bytes") + 6..];
+        let argb: Vec<u8> = bytes[..bytes.find(']').expect("the end of the bytes")]
+            .split(", ")
+            .map(|b| u8::from_str_radix(b.trim().trim_start_matches("0x"), 16).unwrap())
+            .collect();
+        assert_eq!(argb.len() as u32, width * height * 4, "a whole icon: {v}");
+        let rgba = argb
+            .chunks_exact(4)
+            .flat_map(|p| [p[1], p[2], p[3], p[0]])
+            .collect();
+        (width, height, rgba)
     }
 
-    pub fn label(&mut self) -> String {
-        let v = self.property("XAyatanaLabel");
-        v.split('\'').nth(1).unwrap_or_default().to_owned()
+    /// The tooltip's text (its description).
+    pub fn tooltip(&mut self) -> String {
+        let v = self.property("ToolTip");
+        v.rsplit('\'').nth(1).unwrap_or_default().to_owned()
     }
 
     pub fn menu_layout(&mut self) -> String {
@@ -431,11 +452,18 @@ impl Tray {
     }
 
     pub fn webkit_web_processes(&self, app: &Child) -> usize {
-        webkit_processes(app, "WebKitWebProces")
+        processes_named(app, "WebKitWebProces")
     }
 
     pub fn webkit_network_processes(&self, app: &Child) -> usize {
-        webkit_processes(app, "WebKitNetworkPr")
+        processes_named(app, "WebKitNetworkPr")
+    }
+
+    /// No window process and no WebKit process is left under the app.
+    pub fn window_processes_gone(&self, app: &Child) -> bool {
+        ["smarthunt-windo", "WebKitWebProces", "WebKitNetworkPr"]
+            .iter()
+            .all(|name| processes_named(app, name) == 0)
     }
 
     pub fn window_exists(&self) -> bool {
@@ -459,7 +487,7 @@ impl Drop for Tray {
 }
 
 /// The app's descendants whose `comm` (cut to 15 bytes) is `comm`.
-fn webkit_processes(app: &Child, comm: &str) -> usize {
+fn processes_named(app: &Child, comm: &str) -> usize {
     descendants(app.id())
         .iter()
         .filter(|pid| {

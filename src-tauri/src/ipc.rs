@@ -1,0 +1,198 @@
+//! The wire between the tray process and its window process: JSON, one
+//! message a line, over a Unix socket in the data dir (the user's own,
+//! mode 0700, and the socket itself 0600).
+//!
+//! The window sends the page's commands as they come (`Call`, answered by
+//! a `Reply` of the same id) and says it is the window (`Window`), after
+//! which the tray sends it the core's events. A second `smarthunt-tray`
+//! sends `Show` and exits. A message that is not understood is skipped; a
+//! line over the limit ends the connection. Neither ends either process.
+//!
+//! Hand-written rather than a JSON-RPC crate: the whole protocol is the two
+//! enums below over tokio's line codec, and the crates we looked at
+//! (jsonrpsee, tarpc) would bring an HTTP or a serde-transport stack of
+//! their own into the process we keep small.
+
+use std::path::{Path, PathBuf};
+
+use futures_util::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
+
+/// Longest line the tray reads: a command and its arguments (a chat message
+/// is at most 5,000 characters).
+pub const MAX_CALL_LINE: usize = 1 << 20;
+/// Longest line the window reads: a reply holds at most one page of rows.
+pub const MAX_REPLY_LINE: usize = 32 << 20;
+
+/// Window (or a second launch) to tray.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToTray {
+    /// A command from the page, with the page's arguments (camelCase keys).
+    Call {
+        id: u64,
+        cmd: String,
+        #[serde(default)]
+        args: Value,
+    },
+    /// This connection is the window: send it the core's events.
+    Window,
+    /// Open the window, or bring it to the front.
+    Show,
+}
+
+/// Tray to window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWindow {
+    /// The answer to `Call` `id`: its value, or an error `{code, message}`.
+    Reply {
+        id: u64,
+        result: Result<Value, Value>,
+    },
+    /// An event for the page (`status`, `engine-event`, `open-item`).
+    Event { name: String, payload: Value },
+    /// Come to the front (the user asked for the window again).
+    Raise,
+}
+
+/// Where the tray process of `data_dir` listens.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("app.sock")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("the other process closed the connection")]
+    Closed,
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    /// The end of the wire: nothing after such a line is read.
+    #[error("a line longer than {0} bytes")]
+    TooLong(usize),
+    #[error("a message that is not understood: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// Both halves of the wire over `stream`: reads `R`, writes `W`, a line
+/// each; lines longer than `max_line` are refused.
+pub fn wire<R, W>(stream: UnixStream, max_line: usize) -> (WireReader<R>, WireWriter<W>) {
+    let (read, write) = stream.into_split();
+    (
+        WireReader {
+            framed: FramedRead::new(read, LinesCodec::new_with_max_length(max_line)),
+            _types: std::marker::PhantomData,
+        },
+        WireWriter {
+            framed: FramedWrite::new(write, LinesCodec::new()),
+            _types: std::marker::PhantomData,
+        },
+    )
+}
+
+pub struct WireReader<R> {
+    framed: FramedRead<tokio::net::unix::OwnedReadHalf, LinesCodec>,
+    _types: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: serde::de::DeserializeOwned> WireReader<R> {
+    pub async fn recv(&mut self) -> Result<R, WireError> {
+        match self.framed.next().await {
+            None => Err(WireError::Closed),
+            Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                Err(WireError::TooLong(self.framed.decoder().max_length()))
+            }
+            Some(Err(LinesCodecError::Io(e))) => Err(WireError::Io(e)),
+            Some(Ok(line)) => Ok(serde_json::from_str(&line)?),
+        }
+    }
+}
+
+pub struct WireWriter<W> {
+    framed: FramedWrite<tokio::net::unix::OwnedWriteHalf, LinesCodec>,
+    _types: std::marker::PhantomData<fn(W)>,
+}
+
+impl<W: Serialize + Send + Sync + 'static> WireWriter<W> {
+    pub async fn send(&mut self, message: &W) -> Result<(), WireError> {
+        let line = serde_json::to_string(message)?;
+        self.framed.send(line).await.map_err(|e| match e {
+            LinesCodecError::Io(e) => WireError::Io(e),
+            // Only reading has a limit.
+            LinesCodecError::MaxLineLengthExceeded => WireError::TooLong(usize::MAX),
+        })
+    }
+
+    /// Writes what is sent on the returned channel (at most `queue`
+    /// waiting), in order, until the other process stops reading; on the
+    /// current runtime.
+    pub fn spawn(mut self, queue: usize) -> mpsc::Sender<W> {
+        let (tx, mut rx) = mpsc::channel::<W>(queue);
+        tokio::spawn(async move {
+            while let Some(message) = rx.recv().await {
+                if let Err(e) = self.send(&message).await {
+                    tracing::info!(error = %e, "the other process stopped reading");
+                    return;
+                }
+            }
+        });
+        tx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn messages_read_back_as_written() {
+        let call = ToTray::Call {
+            id: 7,
+            cmd: "mark_read".into(),
+            args: json!({"localId": 3}),
+        };
+        let line = serde_json::to_string(&call).unwrap();
+        assert_eq!(serde_json::from_str::<ToTray>(&line).unwrap(), call);
+        let reply = ToWindow::Reply {
+            id: 7,
+            result: Err(json!({"code": "bad_input", "message": "no"})),
+        };
+        let line = serde_json::to_string(&reply).unwrap();
+        assert_eq!(serde_json::from_str::<ToWindow>(&line).unwrap(), reply);
+        assert_eq!(
+            serde_json::from_str::<ToTray>(r#"{"type":"call","id":1,"cmd":"get_status"}"#).unwrap(),
+            ToTray::Call {
+                id: 1,
+                cmd: "get_status".into(),
+                args: Value::Null
+            },
+            "a call without arguments"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_message_is_skipped_and_an_endless_line_ends_the_wire() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (mut tray, _): (WireReader<ToTray>, WireWriter<ToWindow>) = wire(a, 64);
+        let mut raw = tokio::io::BufWriter::new(b);
+        use tokio::io::AsyncWriteExt;
+        raw.write_all(b"{\"type\":\"nonsense\"}\n{\"type\":\"show\"}\n")
+            .await
+            .unwrap();
+        raw.write_all(&[b'x'; 100]).await.unwrap();
+        raw.write_all(b"\n{\"type\":\"show\"}\n").await.unwrap();
+        raw.flush().await.unwrap();
+        assert!(matches!(tray.recv().await, Err(WireError::Decode(_))));
+        assert_eq!(tray.recv().await.unwrap(), ToTray::Show, "read on");
+        assert!(matches!(tray.recv().await, Err(WireError::TooLong(64))));
+        assert!(
+            matches!(tray.recv().await, Err(WireError::Closed)),
+            "nothing is read after a line too long"
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! SmartHunt Desktop's two processes around smarthunt-core.
+//!
+//! The tray process (`smarthunt-tray`) is everything here: the engine, the
+//! tray item, the popups, the keychain and the account commands. It links
+//! no GUI toolkit, so it stays small while it sits in the tray all day.
+//! The window (`smarthunt-window`, `src/window/`) is a process of its own,
+//! opened on demand; it talks to this one over `ipc` and ends with its
+//! window, WebKit with it.
+
+pub mod desktop_notifier;
+pub mod headless;
+pub mod ipc;
+pub mod keychain;
+pub mod logging;
+pub mod network;
+pub mod shell;
+
+use std::path::PathBuf;
+
+/// The data dir: `SMARTHUNT_DATA_DIR`, else the platform's data dir.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("SMARTHUNT_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("smarthunt-desktop")
+}
+
+/// The one tokio runtime of a process. Two workers: the app is mostly
+/// idle, and the machine may be small.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// Runs `work` on a new runtime, then stops the runtime without waiting on
+/// blocking calls that may never return (a keychain waiting for a password
+/// prompt): their deadline has already answered the user.
+pub fn block_on(work: impl std::future::Future<Output = u8>) -> u8 {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smarthunt-tray: cannot start: {e}");
+            return 1;
+        }
+    };
+    let code = runtime.block_on(work);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
+}

@@ -1,0 +1,212 @@
+//! `smarthunt-window`: SmartHunt's window, in a process of its own. The
+//! tray app starts it when the user asks for the window; it ends when its
+//! window closes, and WebKit's processes end with it, so the tray app
+//! costs what it did before the window opened.
+//!
+//! It holds nothing of its own: the page's commands go to the tray app
+//! over `ipc` as the page sent them, the answers come back to the page, and
+//! the core's events are passed on to it. If the tray app goes, so does
+//! the window.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use smarthunt_tray::ipc::{self, ToTray, ToWindow, WireError, WireReader};
+use tauri::ipc::{Invoke, InvokeBody};
+use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, oneshot};
+
+const MAIN: &str = "main";
+
+/// How long to look for the tray app's socket (it may be starting).
+const FIND_TRAY: Duration = Duration::from_secs(10);
+
+/// Calls on their way to the tray app.
+const OUTGOING: usize = 64;
+
+fn main() -> ExitCode {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SMARTHUNT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
+    let runtime = match smarthunt_tray::runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("smarthunt-window: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let socket = ipc::socket_path(&smarthunt_tray::data_dir());
+    let stream = match runtime.block_on(connect(&socket)) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "smarthunt-window: the SmartHunt tray app is not running ({e} at {}). Start smarthunt-tray: it opens this window.",
+                socket.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let (reader, writer) = ipc::wire::<ToWindow, ToTray>(stream, ipc::MAX_REPLY_LINE);
+    let tray = {
+        let _guard = runtime.enter();
+        Tray::start(writer)
+    };
+    // One runtime for the link and Tauri.
+    tauri::async_runtime::set(runtime.handle().clone());
+    let calls = tray.clone();
+    let built = tauri::Builder::default()
+        .invoke_handler(move |invoke| {
+            forward(&calls, invoke);
+            true
+        })
+        .setup(move |app| {
+            open(app.handle())?;
+            tauri::async_runtime::spawn(read_tray(app.handle().clone(), reader, tray.clone()));
+            tray.tell(ToTray::Window);
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match built {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("smarthunt-window: cannot start the window system: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Closing the window ends the app, as Tauri does by default.
+    app.run(|_, _| {});
+    ExitCode::SUCCESS
+}
+
+/// Connects to the tray app, waiting a little for one that is starting.
+async fn connect(socket: &Path) -> std::io::Result<UnixStream> {
+    let deadline = Instant::now() + FIND_TRAY;
+    loop {
+        match UnixStream::connect(socket).await {
+            Ok(s) => return Ok(s),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+fn open(app: &AppHandle) -> tauri::Result<()> {
+    let window = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
+        .title("SmartHunt")
+        .inner_size(420.0, 640.0)
+        .min_inner_size(340.0, 420.0)
+        .build()?;
+    let _ = window.set_focus();
+    Ok(())
+}
+
+/// Brings the window to the front.
+fn raise(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window(MAIN) {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+/// Where a call's answer goes: its value, or an error `{code, message}`.
+type Answer = oneshot::Sender<Result<Value, Value>>;
+
+/// The link to the tray app: calls waiting for their answers by id.
+#[derive(Clone)]
+struct Tray {
+    out: mpsc::Sender<ToTray>,
+    waiting: Arc<Mutex<HashMap<u64, Answer>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Tray {
+    /// Starts writing to the tray app (on the current runtime).
+    fn start(writer: ipc::WireWriter<ToTray>) -> Self {
+        Self {
+            out: writer.spawn(OUTGOING),
+            waiting: Arc::default(),
+            next_id: Arc::default(),
+        }
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Answer>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends a message that has no answer.
+    fn tell(&self, message: ToTray) {
+        if self.out.try_send(message).is_err() {
+            tracing::warn!("cannot reach the tray app");
+        }
+    }
+
+    /// Runs the page's command `cmd` in the tray app.
+    async fn call(&self, cmd: String, args: Value) -> Result<Value, Value> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.waiting().insert(id, tx);
+        if self.out.send(ToTray::Call { id, cmd, args }).await.is_err() {
+            self.waiting().remove(&id);
+        }
+        // Dropped unanswered when the tray app goes.
+        rx.await.unwrap_or_else(|_| {
+            Err(json!({"code": "internal", "message": "The SmartHunt app has stopped."}))
+        })
+    }
+
+    fn answer(&self, id: u64, result: Result<Value, Value>) {
+        if let Some(tx) = self.waiting().remove(&id) {
+            let _ = tx.send(result);
+        }
+    }
+}
+
+/// Passes a command of the page on to the tray app, and its answer back.
+fn forward(tray: &Tray, invoke: Invoke) {
+    let cmd = invoke.message.command().to_owned();
+    let args = match invoke.message.payload() {
+        InvokeBody::Json(v) => v.clone(),
+        InvokeBody::Raw(_) => Value::Null,
+    };
+    let (tray, resolver) = (tray.clone(), invoke.resolver);
+    tauri::async_runtime::spawn(async move {
+        match tray.call(cmd, args).await {
+            Ok(v) => resolver.resolve(v),
+            Err(e) => resolver.reject(e),
+        }
+    });
+}
+
+/// Reads the tray app's answers and events until it goes, then ends the
+/// window.
+async fn read_tray(app: AppHandle, mut reader: WireReader<ToWindow>, tray: Tray) {
+    loop {
+        match reader.recv().await {
+            Ok(ToWindow::Reply { id, result }) => tray.answer(id, result),
+            Ok(ToWindow::Event { name, payload }) => {
+                let _ = app.emit_to(MAIN, &name, payload);
+            }
+            Ok(ToWindow::Raise) => raise(&app),
+            Err(e @ WireError::Decode(_)) => {
+                tracing::warn!(error = %e, "a bad message from the tray app")
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "the tray app is gone: closing the window");
+                break;
+            }
+        }
+    }
+    tray.waiting().clear();
+    app.exit(0);
+}
