@@ -188,6 +188,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     created_us INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notifications_by_user ON notifications(user_id, id);
+-- The unread count sent after every notification: counted in the index.
+CREATE INDEX IF NOT EXISTS notifications_unread ON notifications(user_id, is_read);
 CREATE TABLE IF NOT EXISTS messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sender_id INTEGER NOT NULL,

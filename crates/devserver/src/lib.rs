@@ -193,6 +193,7 @@ impl DevServer {
             };
             let result = match tls {
                 None => {
+                    let listener = listener.tap_io(|tcp| tls::no_delay(tcp));
                     axum::serve(listener, service)
                         .with_graceful_shutdown(stopped)
                         .await

@@ -108,6 +108,7 @@ impl axum::serve::Listener for TlsListener {
             tokio::select! {
                 accepted = self.tcp.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        no_delay(&stream);
                         self.handshakes
                             .spawn(handshake(self.acceptor.clone(), stream, peer));
                     }
@@ -129,6 +130,18 @@ impl axum::serve::Listener for TlsListener {
 
 /// As axum does for plain TCP: per-connection errors are skipped, anything
 /// else (out of file descriptors, ...) is logged and waited out.
+/// Frames go out as they are written, as deployed servers send them
+/// (Python's asyncio, under uvicorn and Daphne's peers, sets TCP_NODELAY on
+/// every connection). With Nagle on, a client that sends anything (its
+/// heartbeat ping) makes Linux delay its ACKs for a while, and the server
+/// then holds its small frames back until each ACK: events arrive in
+/// bunches every ~15 ms for about two seconds after every ping.
+pub(crate) fn no_delay(stream: &tokio::net::TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot turn Nagle off on a connection");
+    }
+}
+
 async fn accept_failed(e: io::Error) {
     if matches!(
         e.kind(),
