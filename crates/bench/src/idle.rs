@@ -75,12 +75,13 @@ impl State {
     }
 }
 
-const IDLE_FIGURES: [(&str, &str); 8] = [
+const IDLE_FIGURES: [(&str, &str); 9] = [
     ("cpu_percent", "% of one core"),
     ("wakeups_per_s", "1/s"),
     ("tree_pss_mb", "MB"),
     ("main_private_mb", "MB"),
     ("main_anonymous_mb", "MB"),
+    ("window_private_mb", "MB"),
     ("webkit_web_processes", "processes"),
     ("webkit_network_processes", "processes"),
     ("webkit_network_pss_mb", "MB"),
@@ -110,6 +111,7 @@ struct IdleCost {
     tree: Vec<String>,
     main_private_mb: f64,
     main_anonymous_mb: f64,
+    window_private_mb: f64,
     web_processes: usize,
     network_processes: usize,
     network_pss_mb: f64,
@@ -236,15 +238,22 @@ fn idle_figures(state: State, cost: BenchResult<IdleCost>) -> Vec<(String, Figur
         (
             name("main_private_mb"),
             Figure::single("MB", c.main_private_mb).with_note(
-                "Private_Clean + Private_Dirty of the main process; clean pages of a \
-                 file count as private while no other process maps that file (the \
-                 binary, and the GTK/WebKit libraries it links)",
+                "Private_Clean + Private_Dirty of the main process (the tray app); \
+                 clean pages of a file count as private while no other process maps \
+                 that file (its own binary)",
             ),
         ),
         (
             name("main_anonymous_mb"),
             Figure::single("MB", c.main_anonymous_mb).with_note(
                 "anonymous pages (heap, stacks): private memory without file pages such as its own code",
+            ),
+        ),
+        (
+            name("window_private_mb"),
+            Figure::single("MB", c.window_private_mb).with_note(
+                "Private_Clean + Private_Dirty of the window's process (smarthunt-window: \
+                 Tauri, GTK, WebKitGTK's UI side); 0 when there is none",
             ),
         ),
         (
@@ -419,6 +428,11 @@ async fn idle_cost(server: &DevServer, app: &Child, plan: &IdlePlan) -> BenchRes
         tree_pss_mb: mb(tree.iter().map(|(_, m)| m.pss_kb).sum()),
         main_private_mb: mb(main.private_kb),
         main_anonymous_mb: mb(main.anonymous_kb),
+        window_private_mb: mb(tree
+            .iter()
+            .filter(|(name, _)| procfs::is_window_process(name))
+            .map(|(_, m)| m.private_kb)
+            .sum()),
         web_processes: tree
             .iter()
             .filter(|(name, _)| procfs::is_webkit_web_process(name))

@@ -232,6 +232,11 @@ pub fn command_name(pid: u32) -> Option<String> {
         .map(|s| s.trim().to_owned())
 }
 
+/// The app's window process (`smarthunt-window`, cut to 15 bytes).
+pub fn is_window_process(command_name: &str) -> bool {
+    command_name.starts_with("smarthunt-windo")
+}
+
 /// A WebKitGTK web process (it renders a page), by its command name, which
 /// the kernel cuts to 15 bytes ("WebKitWebProces").
 pub fn is_webkit_web_process(command_name: &str) -> bool {
