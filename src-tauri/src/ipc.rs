@@ -28,8 +28,9 @@ pub const MAX_CALL_LINE: usize = 1 << 20;
 /// Longest line the window reads: a reply holds at most one page of rows.
 pub const MAX_REPLY_LINE: usize = 32 << 20;
 
-/// Window (or a second launch) to tray.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Window (or a second launch) to tray. Its `Debug` leaves out a call's
+/// arguments: they may hold a password.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToTray {
     /// A command from the page, with the page's arguments (camelCase keys).
@@ -60,6 +61,20 @@ pub enum ToWindow {
     Raise,
 }
 
+impl std::fmt::Debug for ToTray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Call { id, cmd, .. } => f
+                .debug_struct("Call")
+                .field("id", id)
+                .field("cmd", cmd)
+                .finish_non_exhaustive(),
+            Self::Window => f.write_str("Window"),
+            Self::Show => f.write_str("Show"),
+        }
+    }
+}
+
 /// Where the tray process of `data_dir` listens.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("app.sock")
@@ -74,8 +89,14 @@ pub enum WireError {
     /// The end of the wire: nothing after such a line is read.
     #[error("a line longer than {0} bytes")]
     TooLong(usize),
-    #[error("a message that is not understood: {0}")]
-    Decode(#[from] serde_json::Error),
+    /// A line that is not a message of ours; `id` if it was a call.
+    #[error("a message that is not understood: {error}")]
+    Decode {
+        error: serde_json::Error,
+        id: Option<u64>,
+    },
+    #[error("a message that cannot be written: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 /// Both halves of the wire over `stream`: reads `R`, writes `W`, a line
@@ -107,7 +128,12 @@ impl<R: serde::de::DeserializeOwned> WireReader<R> {
                 Err(WireError::TooLong(self.framed.decoder().max_length()))
             }
             Some(Err(LinesCodecError::Io(e))) => Err(WireError::Io(e)),
-            Some(Ok(line)) => Ok(serde_json::from_str(&line)?),
+            Some(Ok(line)) => serde_json::from_str(&line).map_err(|error| WireError::Decode {
+                error,
+                id: serde_json::from_str::<Value>(&line)
+                    .ok()
+                    .and_then(|v| v.get("id")?.as_u64()),
+            }),
         }
     }
 }
@@ -181,13 +207,25 @@ mod tests {
         let (mut tray, _): (WireReader<ToTray>, WireWriter<ToWindow>) = wire(a, 64);
         let mut raw = tokio::io::BufWriter::new(b);
         use tokio::io::AsyncWriteExt;
-        raw.write_all(b"{\"type\":\"nonsense\"}\n{\"type\":\"show\"}\n")
-            .await
-            .unwrap();
+        raw.write_all(
+            b"{\"type\":\"nonsense\"}\n{\"type\":\"call\",\"id\":9}\n{\"type\":\"show\"}\n",
+        )
+        .await
+        .unwrap();
         raw.write_all(&[b'x'; 100]).await.unwrap();
         raw.write_all(b"\n{\"type\":\"show\"}\n").await.unwrap();
         raw.flush().await.unwrap();
-        assert!(matches!(tray.recv().await, Err(WireError::Decode(_))));
+        assert!(matches!(
+            tray.recv().await,
+            Err(WireError::Decode { id: None, .. })
+        ));
+        assert!(
+            matches!(
+                tray.recv().await,
+                Err(WireError::Decode { id: Some(9), .. })
+            ),
+            "a call without its command, answerable by its id"
+        );
         assert_eq!(tray.recv().await.unwrap(), ToTray::Show, "read on");
         assert!(matches!(tray.recv().await, Err(WireError::TooLong(64))));
         assert!(

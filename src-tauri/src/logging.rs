@@ -65,20 +65,41 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for RedactingMake<M> {
     }
 }
 
+fn filter(default: &str) -> EnvFilter {
+    EnvFilter::try_from_env("SMARTHUNT_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+}
+
+/// The tray app's levels, unless `SMARTHUNT_LOG` says otherwise.
+const TRAY_LEVELS: &str = "info,hyper=warn,reqwest=warn,tungstenite=warn";
+
+/// Redacted lines on standard error.
+fn stderr_layer<S>(levels: &str) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    tracing_subscriber::fmt::layer()
+        .with_writer(RedactingMake(io::stderr))
+        .with_target(false)
+        .with_filter(filter(levels))
+}
+
+/// Logging for the window process: warnings and errors, redacted, on
+/// standard error (the tray app passes it on to its own).
+pub fn init_stderr() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = tracing_subscriber::registry()
+        .with(stderr_layer("warn"))
+        .try_init();
+}
+
 /// Starts logging; keep the guard alive for the life of the process so the
 /// file writer flushes.
 pub fn init(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
 
-    let filter = || {
-        EnvFilter::try_from_env("SMARTHUNT_LOG")
-            .unwrap_or_else(|_| EnvFilter::new("info,hyper=warn,reqwest=warn,tungstenite=warn"))
-    };
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(RedactingMake(io::stderr))
-        .with_target(false)
-        .with_filter(filter());
+    let stderr = stderr_layer(TRAY_LEVELS);
     let _ = std::fs::create_dir_all(data_dir.join("logs"));
     let file_appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
@@ -92,7 +113,7 @@ pub fn init(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGua
             let layer = tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_writer(RedactingMake(writer))
-                .with_filter(filter());
+                .with_filter(filter(TRAY_LEVELS));
             (Some(layer), Some(guard))
         }
         Err(e) => {

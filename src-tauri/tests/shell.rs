@@ -242,9 +242,7 @@ fn closing_the_window_ends_its_processes_and_opening_it_again_works() {
     tray.login(&server.url, "tenant", "tenant-pass");
     let mut app = tray.launch(&[]);
     wait_until("the window is open", || tray.window_exists());
-    wait_until("a web process renders it", || {
-        tray.webkit_web_processes(&app) >= 1
-    });
+    let window = tray.window_processes(&app);
     let shot = artefacts().join("window.png");
     std::thread::sleep(Duration::from_millis(500));
     let _ = tray
@@ -255,8 +253,8 @@ fn closing_the_window_ends_its_processes_and_opening_it_again_works() {
         .status();
     close_window(&tray);
     // The window's process ends with the window, and WebKit's with it.
-    wait_until("no window process and no WebKit process remains", || {
-        tray.window_processes_gone(&app)
+    wait_until("the window's process and WebKit's are gone", || {
+        gone(&window)
     });
     assert!(
         app.try_wait().unwrap().is_none(),
@@ -280,12 +278,63 @@ fn closing_the_window_ends_its_processes_and_opening_it_again_works() {
     wait_until("the page reached the core", || {
         server.stats()["rest_requests"].as_u64().unwrap() > before
     });
+    let window = tray.window_processes(&app);
     close_window(&tray);
-    wait_until(
-        "no process of the window remains after the second close",
-        || tray.window_processes_gone(&app),
-    );
+    wait_until("the reopened window's processes are gone", || gone(&window));
     terminate(&mut app);
+}
+
+/// None of `pids` runs any more (wherever they were reparented to).
+fn gone(pids: &[u32]) -> bool {
+    pids.iter().all(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| {
+                stat.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    })
+}
+
+#[test]
+fn two_launches_at_once_make_one_app_with_one_window() {
+    let tray = Tray::start(true);
+    let server = Server::start();
+    tray.login(&server.url, "tenant", "tenant-pass");
+    let mut apps = [tray.launch(&[]), tray.launch(&[])];
+    let deadline = Instant::now() + WAIT;
+    let ended = loop {
+        let ended: Vec<usize> = (0..2)
+            .filter(|&i| apps[i].try_wait().unwrap().is_some())
+            .collect();
+        if !ended.is_empty() {
+            break ended;
+        }
+        assert!(Instant::now() < deadline, "neither launch handed over");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(ended.len(), 1, "one of the two keeps running");
+    let status = apps[ended[0]].try_wait().unwrap().unwrap();
+    assert!(status.success(), "the other hands over cleanly: {status}");
+    let running = &mut apps[1 - ended[0]];
+    wait_until("the window is open", || tray.window_exists());
+    std::thread::sleep(Duration::from_secs(2));
+    let windows = tray
+        .session
+        .command("xdotool")
+        .args(["search", "--name", "^SmartHunt$"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&windows.stdout).lines().count(),
+        1,
+        "one window, not one per launch"
+    );
+    assert_eq!(server.connections(), 1, "one connection to the server");
+    terminate(running);
 }
 
 /// Asks the window to close as the window manager would, until it is gone.
@@ -459,6 +508,31 @@ fn the_window_socket_answers_and_shrugs_off_bad_input() {
     assert_eq!(unknown["result"]["Err"]["code"], "bad_input", "{unknown}");
     let bad_args = ask(r#"{"type":"call","id":3,"cmd":"mark_read","args":{"localId":"x"}}"#);
     assert_eq!(bad_args["result"]["Err"]["code"], "bad_input", "{bad_args}");
+    let no_cmd = ask(r#"{"type":"call","id":4}"#);
+    assert_eq!(no_cmd["result"]["Err"]["code"], "bad_input", "{no_cmd}");
+    // A line without end ends that connection, not the app.
+    let endless = vec![b'x'; 2 << 20];
+    let _ = writer.write_all(&endless);
+    let _ = writer.write_all(b"\n");
+    let mut rest = String::new();
+    assert_eq!(
+        reader.read_line(&mut rest).unwrap_or(0),
+        0,
+        "the connection is closed"
+    );
+    // Nor do bytes that are not text.
+    let mut raw = UnixStream::connect(&socket).unwrap();
+    raw.write_all(&[0xff, 0xfe, b'\n']).unwrap();
     assert!(app.try_wait().unwrap().is_none(), "the app runs on");
+    let stream = UnixStream::connect(&socket).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    writeln!(&stream, r#"{{"type":"call","id":5,"cmd":"get_status"}}"#).unwrap();
+    let mut answer = String::new();
+    reader.read_line(&mut answer).unwrap();
+    assert!(
+        answer.contains(r#""id":5"#),
+        "a new connection is served: {answer}"
+    );
     terminate(&mut app);
 }

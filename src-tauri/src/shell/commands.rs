@@ -60,9 +60,13 @@ pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
         }
         "set_autostart" => {
             let a: Enabled = parse(args)?;
-            reply(autostart::set(a.enabled).map_err(|e| {
-                IpcError::new("internal", format!("cannot change start-with-session: {e}"))
-            })?)
+            reply(
+                blocking(move || autostart::set(a.enabled))
+                    .await?
+                    .map_err(|e| {
+                        IpcError::new("internal", format!("cannot change start-with-session: {e}"))
+                    })?,
+            )
         }
         // Holds popups back for `minutes`; `null` resumes.
         "pause" => {
@@ -70,11 +74,7 @@ pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
             reply(engine.pause(a.minutes).await?)
         }
         "sign_in" => reply(sign_in(app, parse(args)?).await?),
-        // Signs out: keychain entries and local data go.
-        "sign_out" => {
-            account::logout(&app.data_dir, app.secrets.clone()).await?;
-            reply(engine.reload().await?)
-        }
+        "sign_out" => reply(app.sign_out().await?),
         // The window has loaded: reconcile with the server, and say what to
         // show.
         "window_opened" => {
@@ -83,6 +83,13 @@ pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
         }
         _ => Err(IpcError::bad_input(format!("There is no command {cmd:?}."))),
     }
+}
+
+/// Runs small file work (config, autostart entry) off the runtime's workers.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| IpcError::new("internal", e.to_string()))
 }
 
 fn reply(value: impl Serialize) -> Result<Value> {
@@ -206,12 +213,15 @@ struct Settings {
 
 async fn get_settings(app: &App) -> Result<Settings> {
     let policy = app.engine.policy_settings().await.unwrap_or_default();
-    let config =
-        AppConfig::load(&app.data_dir).map_err(|e| IpcError::new("internal", e.to_string()))?;
-    let current = config.current;
+    let data_dir = app.data_dir.clone();
+    let (config, autostart) =
+        blocking(move || (AppConfig::load(&data_dir), autostart::is_enabled())).await?;
+    let current = config
+        .map_err(|e| IpcError::new("internal", e.to_string()))?
+        .current;
     Ok(Settings {
         policy,
-        autostart: autostart::is_enabled(),
+        autostart,
         server: current.as_ref().map(|a| a.server.clone()),
         ca_file: current
             .as_ref()
@@ -258,7 +268,7 @@ async fn sign_in(app: &App, a: SignInArgs) -> Result<SignedIn> {
         },
     };
     let profile = account::login(&app.data_dir, req, app.secrets.clone()).await?;
-    super::autostart_on_first_sign_in(&app.data_dir);
+    super::autostart_on_first_sign_in(&app.data_dir).await;
     app.engine.reload().await?;
     Ok(SignedIn {
         username,

@@ -40,7 +40,21 @@ impl App {
     pub fn quit(&self) {
         self.quit.notify_one();
     }
+
+    /// Signs out: keychain entries and local data go, and the engine
+    /// shows the signed-out state.
+    pub async fn sign_out(&self) -> Result<(), error::IpcError> {
+        let logout = smarthunt_core::account::logout(&self.data_dir, self.secrets.clone()).await;
+        // Whatever the keychain said, the engine rereads the account.
+        let reload = self.engine.reload().await;
+        logout?;
+        Ok(reload?)
+    }
 }
+
+/// How long a launch that finds the data dir taken waits for the other
+/// launch to listen.
+const HAND_OVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the tray app until Quit, SIGTERM or SIGINT. `hidden`: start in the
 /// tray with no window (autostart); the window opens anyway when there is
@@ -65,7 +79,7 @@ pub fn run_demo() -> u8 {
 
 async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) -> u8 {
     // First: a second launch hands over to the running one and exits.
-    match window::hand_over(&data_dir).await {
+    match window::hand_over(&data_dir, hidden).await {
         Ok(true) => return 0,
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "cannot reach the running app; starting anew"),
@@ -79,7 +93,11 @@ async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) 
     let (engine, task) = match Engine::start(data_dir.clone(), Tuning::default(), ports) {
         Ok(e) => e,
         Err(EngineError::Store(e @ StoreError::AlreadyRunning { .. })) => {
-            // A headless instance holds the data dir.
+            // Another launch got there first and is starting: hand over to
+            // it once it listens. Otherwise a headless instance holds it.
+            if window::hand_over_within(&data_dir, hidden, HAND_OVER_WAIT).await {
+                return 0;
+            }
             eprintln!("smarthunt-tray: {e}");
             return 4;
         }
@@ -110,9 +128,7 @@ async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) 
     actions::listen(app.clone(), targets, notifier);
     let nudger = engine.clone();
     let watcher = crate::network::watch(move || nudger.nudge());
-    if AppConfig::load(&data_dir).is_ok_and(|c| c.current.is_some()) {
-        autostart_on_first_sign_in(&data_dir);
-    }
+    autostart_on_first_sign_in(&data_dir).await;
     let has_tray = tray::host_available().await;
     if !has_tray {
         tracing::warn!("no tray host (StatusNotifierWatcher) on this desktop: showing the window");
@@ -139,23 +155,26 @@ async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) 
 }
 
 /// Turns start-with-session on at the first sign-in; later it is the
-/// user's toggle.
-pub(crate) fn autostart_on_first_sign_in(data_dir: &Path) {
-    let Ok(config) = AppConfig::load(data_dir) else {
-        return;
-    };
-    if config.autostart_set_up {
-        return;
-    }
-    if let Err(e) = autostart::set(true) {
-        tracing::warn!(error = %e, "cannot turn on start-with-session");
-        return;
-    }
-    let mut config = config;
-    config.autostart_set_up = true;
-    if let Err(e) = config.save(data_dir) {
-        tracing::warn!(error = %e, "cannot save the config");
-    }
+/// user's toggle. Small file writes, off the runtime's workers.
+pub(crate) async fn autostart_on_first_sign_in(data_dir: &Path) {
+    let data_dir = data_dir.to_owned();
+    let _ = tokio::task::spawn_blocking(move || {
+        let Ok(mut config) = AppConfig::load(&data_dir) else {
+            return;
+        };
+        if config.current.is_none() || config.autostart_set_up {
+            return;
+        }
+        if let Err(e) = autostart::set(true) {
+            tracing::warn!(error = %e, "cannot turn on start-with-session");
+            return;
+        }
+        config.autostart_set_up = true;
+        if let Err(e) = config.save(&data_dir) {
+            tracing::warn!(error = %e, "cannot save the config");
+        }
+    })
+    .await;
 }
 
 /// The one place that maps core changes to the tray and to window events.

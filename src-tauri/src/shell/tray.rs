@@ -238,38 +238,37 @@ pub fn minutes_until_tomorrow_morning() -> u32 {
     u32::try_from(minutes.max(1)).unwrap_or(u32::MAX)
 }
 
-/// Carries out the menu's clicks, one after the other.
+/// Carries out the menu's clicks, each on its own (a sign-out waiting for
+/// the keychain does not hold up Open).
 async fn on_clicks(app: Arc<App>, mut clicks: mpsc::Receiver<MenuAction>) {
     while let Some(action) = clicks.recv().await {
-        let engine = &app.engine;
-        let done = match action {
-            MenuAction::Open => {
-                app.window.show(None);
-                Ok(())
-            }
-            MenuAction::MarkAllRead => engine.mark_all_read().await,
-            MenuAction::PauseHour => engine.pause(Some(60)).await,
-            MenuAction::PauseUntilTomorrow => {
-                engine.pause(Some(minutes_until_tomorrow_morning())).await
-            }
-            MenuAction::Resume => engine.pause(None).await,
-            MenuAction::SignOut => {
-                if let Err(e) =
-                    smarthunt_core::account::logout(&app.data_dir, app.secrets.clone()).await
-                {
-                    tracing::error!(error = %e, "sign-out failed");
-                }
-                engine.reload().await
-            }
-            MenuAction::Quit => {
-                app.quit();
-                return;
-            }
-        };
-        if let Err(e) = done {
-            tracing::warn!(error = %e, ?action, "a tray action failed");
+        if action == MenuAction::Quit {
+            app.quit();
+            return;
         }
+        let app = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = click(&app, action).await {
+                tracing::warn!(error = %e, ?action, "a tray action failed");
+            }
+        });
     }
+}
+
+async fn click(app: &App, action: MenuAction) -> Result<(), super::error::IpcError> {
+    let engine = &app.engine;
+    match action {
+        MenuAction::Open => app.window.show(None),
+        MenuAction::MarkAllRead => engine.mark_all_read().await?,
+        MenuAction::PauseHour => engine.pause(Some(60)).await?,
+        MenuAction::PauseUntilTomorrow => {
+            engine.pause(Some(minutes_until_tomorrow_morning())).await?
+        }
+        MenuAction::Resume => engine.pause(None).await?,
+        MenuAction::SignOut => app.sign_out().await?,
+        MenuAction::Quit => app.quit(),
+    }
+    Ok(())
 }
 
 /// Whether a StatusNotifierItem host is there to show the tray (stock

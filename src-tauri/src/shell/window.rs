@@ -9,11 +9,13 @@
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
+use super::error::IpcError;
 use super::App;
 use crate::ipc::{self, ToTray, ToWindow, WireError};
 
@@ -45,6 +47,8 @@ impl OpenItem {
 }
 
 /// The window's process and connection, as far as the tray knows them.
+/// Cheap to clone: clones share one state.
+#[derive(Clone)]
 pub struct WindowHost {
     data_dir: PathBuf,
     inner: Arc<Mutex<Inner>>,
@@ -54,14 +58,26 @@ pub struct WindowHost {
 struct Inner {
     /// A window process we started is running.
     process: bool,
+    /// The user asked for the window and no window has attached since:
+    /// a window process that was closing when asked is started again.
+    wanted: bool,
+    /// The running window process has attached at least once (a process
+    /// that never did is not started again by itself).
+    attached_once: bool,
     /// The window's connection, once it has said it is the window.
     link: Option<mpsc::Sender<ToWindow>>,
+    /// The window's page has loaded and listens for `open-item`.
+    ready: bool,
     /// What a window being opened should show once it has loaded.
     pending_open: Option<OpenItem>,
     /// Events were dropped for a window that did not read them: it is told
     /// to reload its list with the next one.
     lagged: bool,
 }
+
+/// A window process that has not attached by then is stuck: it is ended,
+/// and the next click starts a new one.
+const START_LIMIT: Duration = Duration::from_secs(30);
 
 impl WindowHost {
     pub fn new(data_dir: PathBuf) -> Self {
@@ -81,42 +97,65 @@ impl WindowHost {
         let mut inner = self.lock();
         if inner.link.is_some() {
             inner.send(ToWindow::Raise);
-            if let Some(item) = item {
-                inner.send(event("open-item", &item));
+            match item {
+                Some(item) if inner.ready => inner.send(event("open-item", &item)),
+                // Its page asks with `window_opened` once it listens.
+                Some(item) => inner.pending_open = Some(item),
+                None => {}
             }
             return;
         }
         // The window asks for this with `window_opened` once it has loaded.
-        inner.pending_open = item;
-        if inner.process {
-            return;
+        if item.is_some() {
+            inner.pending_open = item;
         }
-        match self.start_process() {
+        inner.wanted = true;
+        if !inner.process {
+            self.start_process(&mut inner);
+        }
+    }
+
+    fn start_process(&self, inner: &mut Inner) {
+        let started = std::env::current_exe().and_then(|exe| {
+            tokio::process::Command::new(exe.with_file_name(WINDOW_BIN))
+                .env("SMARTHUNT_DATA_DIR", &self.data_dir)
+                .stdin(std::process::Stdio::null())
+                .spawn()
+        });
+        match started {
             Ok(child) => {
                 inner.process = true;
-                let shared = self.inner.clone();
-                tokio::spawn(async move {
-                    let mut child = child;
-                    match child.wait().await {
-                        Ok(status) if !status.success() => {
-                            tracing::warn!(%status, "the window process failed")
-                        }
-                        Ok(_) => tracing::info!("the window process ended"),
-                        Err(e) => tracing::warn!(error = %e, "cannot wait for the window"),
-                    }
-                    shared.lock().unwrap_or_else(|p| p.into_inner()).process = false;
-                });
+                inner.attached_once = false;
+                tokio::spawn(self.clone().watch(child));
             }
             Err(e) => tracing::error!(error = %e, "cannot open the window"),
         }
     }
 
-    fn start_process(&self) -> std::io::Result<tokio::process::Child> {
-        let exe = std::env::current_exe()?.with_file_name(WINDOW_BIN);
-        tokio::process::Command::new(exe)
-            .env("SMARTHUNT_DATA_DIR", &self.data_dir)
-            .stdin(std::process::Stdio::null())
-            .spawn()
+    /// Waits for the window process to end (ending it if it never attaches)
+    /// and starts it again if the user asked for the window meanwhile.
+    async fn watch(self, mut child: tokio::process::Child) {
+        let ended = tokio::select! {
+            ended = child.wait() => ended,
+            _ = tokio::time::sleep(START_LIMIT) => {
+                if !self.lock().attached_once {
+                    tracing::warn!("the window did not start in time; ending it");
+                    let _ = child.start_kill();
+                }
+                child.wait().await
+            }
+        };
+        match ended {
+            Ok(status) if !status.success() => tracing::warn!(%status, "the window process failed"),
+            Ok(_) => tracing::info!("the window process ended"),
+            Err(e) => tracing::warn!(error = %e, "cannot wait for the window"),
+        }
+        let mut inner = self.lock();
+        inner.process = false;
+        if inner.wanted && inner.attached_once && inner.link.is_none() {
+            // Asked for while it was closing.
+            self.start_process(&mut inner);
+        }
     }
 
     /// Sends an event to the window, if one is open.
@@ -127,14 +166,19 @@ impl WindowHost {
         }
     }
 
-    /// What a newly opened window should show, once.
+    /// What a newly opened window should show, once; its page listens now.
     pub fn take_pending_open(&self) -> Option<OpenItem> {
-        self.lock().pending_open.take()
+        let mut inner = self.lock();
+        inner.ready = true;
+        inner.pending_open.take()
     }
 
     fn attach(&self, link: mpsc::Sender<ToWindow>) {
         let mut inner = self.lock();
         inner.link = Some(link);
+        inner.ready = false;
+        inner.wanted = false;
+        inner.attached_once = true;
         inner.lagged = false;
     }
 
@@ -142,6 +186,7 @@ impl WindowHost {
         let mut inner = self.lock();
         if inner.link.as_ref().is_some_and(|l| l.same_channel(link)) {
             inner.link = None;
+            inner.ready = false;
         }
     }
 }
@@ -172,9 +217,10 @@ fn event(name: &str, payload: &impl Serialize) -> ToWindow {
     }
 }
 
-/// Asks a tray app already running on `data_dir` to show its window.
-/// `Ok(true)`: it will, this launch is not needed. `Ok(false)`: none runs.
-pub async fn hand_over(data_dir: &Path) -> Result<bool, WireError> {
+/// Hands this launch over to a tray app already running on `data_dir`,
+/// which shows its window unless `hidden` (autostart). `Ok(true)`: one
+/// runs, this launch is not needed. `Ok(false)`: none listens.
+pub async fn hand_over(data_dir: &Path, hidden: bool) -> Result<bool, WireError> {
     let stream = match UnixStream::connect(ipc::socket_path(data_dir)).await {
         Ok(s) => s,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
@@ -182,17 +228,37 @@ pub async fn hand_over(data_dir: &Path) -> Result<bool, WireError> {
         }
         Err(e) => return Err(e.into()),
     };
-    let (_, mut writer) = ipc::wire::<ToWindow, ToTray>(stream, ipc::MAX_REPLY_LINE);
-    writer.send(&ToTray::Show).await?;
+    if !hidden {
+        let (_, mut writer) = ipc::wire::<ToWindow, ToTray>(stream, ipc::MAX_REPLY_LINE);
+        writer.send(&ToTray::Show).await?;
+    }
     Ok(true)
+}
+
+/// `hand_over`, waiting up to `limit` for a tray app that holds the data
+/// dir but is still starting (two launches at once).
+pub async fn hand_over_within(data_dir: &Path, hidden: bool, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Ok(true) = hand_over(data_dir, hidden).await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Listens on the data dir's socket (after `hand_over` found nobody on it:
 /// a file left there is a dead instance's).
 pub fn listen(data_dir: &Path) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let path = ipc::socket_path(data_dir);
-    std::fs::create_dir_all(data_dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)?;
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
         _ => {}
@@ -203,39 +269,59 @@ pub fn listen(data_dir: &Path) -> std::io::Result<UnixListener> {
 }
 
 /// Serves every connection on `listener` for as long as the app runs.
+/// Only this user's processes are served, whatever the socket's mode.
 pub async fn serve(app: Arc<App>, listener: UnixListener) {
+    let me = nix::unistd::geteuid().as_raw();
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(connection(app.clone(), stream));
-            }
+            Ok((stream, _)) => match stream.peer_cred() {
+                Ok(peer) if peer.uid() == me => {
+                    tokio::spawn(connection(app.clone(), stream));
+                }
+                Ok(peer) => tracing::warn!(uid = peer.uid(), "refused another user's process"),
+                Err(e) => tracing::warn!(error = %e, "cannot tell who connected; refused"),
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "cannot accept a window connection");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
 }
 
+/// Calls of one connection carried out at once; the next waits (and the
+/// connection is not read) until one is done.
+const CALLS_AT_ONCE: usize = 32;
+
 async fn connection(app: Arc<App>, stream: UnixStream) {
     let (mut reader, writer) = ipc::wire::<ToTray, ToWindow>(stream, ipc::MAX_CALL_LINE);
     let tx = writer.spawn(WINDOW_QUEUE);
+    let calls = Arc::new(tokio::sync::Semaphore::new(CALLS_AT_ONCE));
     loop {
         match reader.recv().await {
             Ok(ToTray::Call { id, cmd, args }) => {
+                let Ok(slot) = calls.clone().acquire_owned().await else {
+                    break;
+                };
                 let (app, tx) = (app.clone(), tx.clone());
                 tokio::spawn(async move {
-                    let result = super::commands::dispatch(&app, &cmd, args)
-                        .await
-                        .map_err(|e| serde_json::to_value(e).unwrap_or_default());
-                    let _ = tx.send(ToWindow::Reply { id, result }).await;
+                    let result = super::commands::dispatch(&app, &cmd, args).await;
+                    let _ = tx.send(reply(id, result)).await;
+                    drop(slot);
                 });
             }
             Ok(ToTray::Window) => app.window.attach(tx.clone()),
             Ok(ToTray::Show) => app.window.show(None),
-            // A message that is not ours is skipped; the rest still counts.
-            Err(e @ WireError::Decode(_)) => {
-                tracing::warn!(error = %e, "a bad message from the window")
+            // A message that is not ours is skipped (a call is answered so
+            // its caller does not wait); the rest still counts.
+            Err(WireError::Decode { error, id }) => {
+                tracing::warn!(%error, "a bad message from the window");
+                if let Some(id) = id {
+                    let refused = Err(IpcError::bad_input(format!(
+                        "The window sent a call that is not understood: {error}"
+                    )));
+                    let _ = tx.send(reply(id, refused)).await;
+                }
             }
             Err(WireError::Closed) => break,
             Err(e) => {
@@ -245,4 +331,11 @@ async fn connection(app: Arc<App>, stream: UnixStream) {
         }
     }
     app.window.detach(&tx);
+}
+
+fn reply(id: u64, result: Result<serde_json::Value, IpcError>) -> ToWindow {
+    ToWindow::Reply {
+        id,
+        result: result.map_err(|e| serde_json::to_value(e).unwrap_or_default()),
+    }
 }

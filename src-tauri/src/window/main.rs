@@ -31,13 +31,7 @@ const FIND_TRAY: Duration = Duration::from_secs(10);
 const OUTGOING: usize = 64;
 
 fn main() -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SMARTHUNT_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .try_init();
+    smarthunt_tray::logging::init_stderr();
     let runtime = match smarthunt_tray::runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -198,7 +192,7 @@ async fn read_tray(app: AppHandle, mut reader: WireReader<ToWindow>, tray: Tray)
                 let _ = app.emit_to(MAIN, &name, payload);
             }
             Ok(ToWindow::Raise) => raise(&app),
-            Err(e @ WireError::Decode(_)) => {
+            Err(e @ WireError::Decode { .. }) => {
                 tracing::warn!(error = %e, "a bad message from the tray app")
             }
             Err(e) => {

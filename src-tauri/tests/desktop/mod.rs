@@ -459,11 +459,22 @@ impl Tray {
         processes_named(app, "WebKitNetworkPr")
     }
 
-    /// No window process and no WebKit process is left under the app.
-    pub fn window_processes_gone(&self, app: &Child) -> bool {
-        ["smarthunt-windo", "WebKitWebProces", "WebKitNetworkPr"]
-            .iter()
-            .all(|name| processes_named(app, name) == 0)
+    /// The window's process and WebKit's under the app, once a web process
+    /// renders the window.
+    pub fn window_processes(&self, app: &Child) -> Vec<u32> {
+        wait_until("a web process renders the window", || {
+            self.webkit_web_processes(app) >= 1
+        });
+        let pids: Vec<u32> = descendants(app.id())
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| {
+                    ["smarthunt-windo", "WebKitWebProces", "WebKitNetworkPr"].contains(&c.trim())
+                })
+            })
+            .collect();
+        assert!(pids.len() >= 2, "a window process and WebKit's: {pids:?}");
+        pids
     }
 
     pub fn window_exists(&self) -> bool {
