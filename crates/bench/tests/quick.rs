@@ -61,6 +61,7 @@ const IDLE_FIGURES: &[&str] = &[
     "tree_pss_mb",
     "main_private_mb",
     "main_anonymous_mb",
+    "window_private_mb",
     "webkit_web_processes",
     "webkit_network_processes",
     "webkit_network_pss_mb",
