@@ -14,6 +14,7 @@
 //! their own into the process we keep small.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,20 @@ impl std::fmt::Debug for ToTray {
 /// Where the tray process of `data_dir` listens.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("app.sock")
+}
+
+/// Connects to the tray app's socket, trying again every 100 ms for up to
+/// `limit` while nobody listens there yet (a tray app that is starting);
+/// the last attempt's error after that.
+pub async fn connect_within(socket: &Path, limit: Duration) -> std::io::Result<UnixStream> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match UnixStream::connect(socket).await {
+            Ok(s) => return Ok(s),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -79,7 +79,7 @@ pub fn run_demo() -> u8 {
 
 async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) -> u8 {
     // First: a second launch hands over to the running one and exits.
-    match window::hand_over(&data_dir, hidden).await {
+    match window::hand_over(&data_dir, hidden, std::time::Duration::ZERO).await {
         Ok(true) => return 0,
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "cannot reach the running app; starting anew"),
@@ -95,7 +95,7 @@ async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) 
         Err(EngineError::Store(e @ StoreError::AlreadyRunning { .. })) => {
             // Another launch got there first and is starting: hand over to
             // it once it listens. Otherwise a headless instance holds it.
-            if window::hand_over_within(&data_dir, hidden, HAND_OVER_WAIT).await {
+            if let Ok(true) = window::hand_over(&data_dir, hidden, HAND_OVER_WAIT).await {
                 return 0;
             }
             eprintln!("smarthunt-tray: {e}");

@@ -217,11 +217,13 @@ fn event(name: &str, payload: &impl Serialize) -> ToWindow {
     }
 }
 
-/// Hands this launch over to a tray app already running on `data_dir`,
-/// which shows its window unless `hidden` (autostart). `Ok(true)`: one
-/// runs, this launch is not needed. `Ok(false)`: none listens.
-pub async fn hand_over(data_dir: &Path, hidden: bool) -> Result<bool, WireError> {
-    let stream = match UnixStream::connect(ipc::socket_path(data_dir)).await {
+/// Hands this launch over to a tray app running on `data_dir`, which shows
+/// its window unless `hidden` (autostart). `wait`: how long to wait for
+/// one that holds the data dir but is still starting (two launches at
+/// once). `Ok(true)`: one runs, this launch is not needed. `Ok(false)`:
+/// none listens.
+pub async fn hand_over(data_dir: &Path, hidden: bool, wait: Duration) -> Result<bool, WireError> {
+    let stream = match ipc::connect_within(&ipc::socket_path(data_dir), wait).await {
         Ok(s) => s,
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
             return Ok(false)
@@ -233,21 +235,6 @@ pub async fn hand_over(data_dir: &Path, hidden: bool) -> Result<bool, WireError>
         writer.send(&ToTray::Show).await?;
     }
     Ok(true)
-}
-
-/// `hand_over`, waiting up to `limit` for a tray app that holds the data
-/// dir but is still starting (two launches at once).
-pub async fn hand_over_within(data_dir: &Path, hidden: bool, limit: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Ok(true) = hand_over(data_dir, hidden).await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Listens on the data dir's socket (after `hand_over` found nobody on it:

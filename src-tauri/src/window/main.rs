@@ -9,17 +9,15 @@
 //! the window.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use smarthunt_tray::ipc::{self, ToTray, ToWindow, WireError, WireReader};
 use tauri::ipc::{Invoke, InvokeBody};
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
-use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
 const MAIN: &str = "main";
@@ -40,7 +38,7 @@ fn main() -> ExitCode {
         }
     };
     let socket = ipc::socket_path(&smarthunt_tray::data_dir());
-    let stream = match runtime.block_on(connect(&socket)) {
+    let stream = match runtime.block_on(ipc::connect_within(&socket, FIND_TRAY)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!(
@@ -80,18 +78,6 @@ fn main() -> ExitCode {
     // Closing the window ends the app, as Tauri does by default.
     app.run(|_, _| {});
     ExitCode::SUCCESS
-}
-
-/// Connects to the tray app, waiting a little for one that is starting.
-async fn connect(socket: &Path) -> std::io::Result<UnixStream> {
-    let deadline = Instant::now() + FIND_TRAY;
-    loop {
-        match UnixStream::connect(socket).await {
-            Ok(s) => return Ok(s),
-            Err(e) if Instant::now() >= deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
 }
 
 fn open(app: &AppHandle) -> tauri::Result<()> {

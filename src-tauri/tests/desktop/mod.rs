@@ -478,12 +478,17 @@ impl Tray {
     }
 
     pub fn window_exists(&self) -> bool {
+        self.window_count() > 0
+    }
+
+    /// How many windows titled "SmartHunt" the X server has.
+    pub fn window_count(&self) -> usize {
         self.session
             .command("xdotool")
             .args(["search", "--name", "^SmartHunt$"])
             .output()
-            .map(|o| o.status.success() && !o.stdout.is_empty())
-            .unwrap_or(false)
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+            .unwrap_or(0)
     }
 }
 
