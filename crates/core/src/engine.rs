@@ -20,7 +20,7 @@ use crate::api::{Api, ApiError};
 use crate::config::{AccountRef, AppConfig};
 use crate::connection::{ConnectionState, ReconnectPolicy, ServerVariant};
 use crate::policy::{self, Decision, PolicySettings, PopupPolicy};
-use crate::ports::{Notifier, Popup, PopupAction, PopupKey};
+use crate::ports::{Notifier, Popup, PopupKey};
 use crate::protocol::{
     self, ChatMessage, ClientFrame, IncomingNotification, NotificationKind, ServerFrame,
 };
@@ -40,8 +40,12 @@ pub struct Tuning {
     pub reconnect: ReconnectPolicy,
     /// A connection that lived this long resets the backoff.
     pub stable_after: Duration,
-    /// Reads made elsewhere are reconciled this often.
+    /// Reads made elsewhere are looked for this often: one stats call, and
+    /// the unread list only when the server counts fewer unread than we do.
     pub reconcile_every: Duration,
+    /// The unread list is walked at least this often whatever the counts
+    /// say (a read elsewhere and a new arrival can balance out).
+    pub full_reconcile_every: Duration,
     /// Config changes, sleep/resume and quiet-hours ends are checked this often.
     pub housekeeping_every: Duration,
     /// No proving frame this long after connecting means the legacy consumer.
@@ -60,7 +64,8 @@ impl Default for Tuning {
             heartbeat_timeout: Duration::from_secs(30),
             reconnect: ReconnectPolicy::default(),
             stable_after: Duration::from_secs(30),
-            reconcile_every: Duration::from_secs(180),
+            reconcile_every: Duration::from_secs(30),
+            full_reconcile_every: Duration::from_secs(180),
             housekeeping_every: Duration::from_secs(5),
             legacy_after: Duration::from_secs(3),
             dedupe_window: Duration::from_secs(120),
@@ -440,14 +445,12 @@ impl Runner {
             _ => return,
         };
         tracing::warn!("{title}: {body}");
-        self.ports.notifier.show(Popup {
-            key: PopupKey::Account,
+        self.ports.notifier.show(Popup::notice(
+            PopupKey::Account,
             title,
             body,
-            style: policy::style(NotificationKind::General),
-            actions: vec![PopupAction::Open],
-            booking_id: None,
-        });
+            NotificationKind::General,
+        ));
     }
 
     /// Waits until the config's generation changes (a login or logout) or a
@@ -592,6 +595,7 @@ struct AccountRun<'a> {
 
     server_unread: Option<u64>,
     last_reconcile: Instant,
+    last_full_reconcile: Instant,
     wall_anchor: (Instant, SystemTime),
     sync_running: bool,
     outbox_running: bool,
@@ -637,10 +641,15 @@ async fn mark_popped(store: &StoreCell, ids: Vec<i64>) {
     }
 }
 
-/// Summary counts waiting to be shown.
+/// Summary counts waiting to be shown, and what the summaries on screen
+/// count.
 #[derive(Default)]
 struct SummaryThrottle {
     pending: std::collections::BTreeMap<NotificationKind, u32>,
+    /// The first local id a kind's summary counts, while it is up.
+    since: std::collections::HashMap<NotificationKind, i64>,
+    /// The count a kind's summary shows.
+    shown: std::collections::HashMap<NotificationKind, u32>,
     last_shown: std::collections::HashMap<NotificationKind, tokio::time::Instant>,
     due: Option<tokio::time::Instant>,
 }
@@ -688,6 +697,7 @@ impl<'a> AccountRun<'a> {
             last_error: String::new(),
             server_unread: None,
             last_reconcile: now,
+            last_full_reconcile: now,
             wall_anchor: (now, SystemTime::now()),
             sync_running: false,
             outbox_running: false,
@@ -1105,11 +1115,10 @@ impl<'a> AccountRun<'a> {
                 continue;
             };
             new += 1;
-            let booking_popup = self.booking_actions(&n);
             let decision = self
                 .policy
                 .decide(n.kind, now_ms(), local_now(), &self.settings);
-            self.carry_out(decision, local_id, n.kind, n.title, n.body, booking_popup);
+            self.carry_out(decision, local_id, n);
             // After the popup decision is carried out: benchmarks time this.
             self.emit(EngineEvent::NotificationAdded { local_id });
         }
@@ -1164,43 +1173,30 @@ impl<'a> AccountRun<'a> {
         let now = tokio::time::Instant::now();
         for (kind, count) in std::mem::take(&mut self.summaries.pending) {
             self.summaries.last_shown.insert(kind, now);
-            self.ports_show(Popup {
-                key: PopupKey::Summary(kind),
-                title: policy::summary_text(kind, count),
-                body: "Open SmartHunt to see them all.".into(),
-                style: policy::style(kind),
-                actions: vec![PopupAction::Open],
-                booking_id: None,
-            });
+            self.summaries.shown.insert(kind, count);
+            self.ports_show(Popup::notice(
+                PopupKey::Summary(kind),
+                policy::summary_text(kind, count),
+                "Open SmartHunt to see them all.".into(),
+                kind,
+            ));
         }
     }
 
-    fn carry_out(
-        &mut self,
-        decision: Decision,
-        local_id: i64,
-        kind: NotificationKind,
-        title: String,
-        body: String,
-        booking_id: Option<i64>,
-    ) {
+    fn carry_out(&mut self, decision: Decision, local_id: i64, n: IncomingNotification) {
         let popup = match decision {
             Decision::Popup => {
-                let mut actions = vec![PopupAction::Open, PopupAction::MarkRead];
-                if booking_id.is_some() {
-                    actions.extend([PopupAction::Approve, PopupAction::Decline]);
-                }
-                Popup {
-                    key: PopupKey::Notification(local_id),
-                    title,
-                    body,
-                    style: policy::style(kind),
-                    actions,
-                    booking_id,
-                }
+                let booking = policy::booking_to_decide(n.kind, &n.data, self.viewer());
+                // A message can be answered from its popup.
+                let reply_to = (n.kind == NotificationKind::Message)
+                    .then(|| n.data.get("sender_id").and_then(protocol::id_value))
+                    .flatten()
+                    .filter(|sender| Some(*sender) != self.me);
+                Popup::notification(local_id, n.kind, n.title, n.body, booking, reply_to)
             }
             Decision::Fold { kind, count } => {
                 self.summaries.pending.insert(kind, count);
+                self.summaries.since.entry(kind).or_insert(local_id);
                 let due = self
                     .summaries
                     .last_shown
@@ -1229,26 +1225,90 @@ impl<'a> AccountRun<'a> {
         mark_popped(&self.runner.store, std::mem::take(&mut self.popped)).await;
     }
 
-    fn ports_show(&self, popup: Popup) {
+    /// Raises a popup, with its sound only when the user wants sounds.
+    fn ports_show(&self, mut popup: Popup) {
+        if !self.settings.sound {
+            popup.style.sound = None;
+        }
         self.runner.ports.notifier.show(popup);
     }
 
-    /// A landlord's new booking request offers Approve and Decline; the
-    /// booking id comes from the notification's data (0 = fetch it later).
-    fn booking_actions(&self, n: &IncomingNotification) -> Option<i64> {
-        if n.kind != NotificationKind::Booking || self.role.as_deref() != Some("landlord") {
-            return None;
+    fn viewer(&self) -> policy::Viewer<'_> {
+        policy::Viewer {
+            role: self.role.as_deref(),
+            user_id: self.me,
         }
-        let status = n.data.get("status").and_then(|v| v.as_str());
-        if status.is_some_and(|s| s != "pending") {
-            return None;
+    }
+
+    /// Popups still on screen for what is read now (here, in another popup,
+    /// or elsewhere as the reconcile found) are taken away; a kind's
+    /// summary is recounted, and closed once nothing it counts is unread.
+    async fn withdraw_read_popups(&mut self) {
+        let on_screen = self.runner.ports.notifier.on_screen();
+        if on_screen.is_empty() {
+            return;
         }
-        Some(
-            n.data
-                .get("booking_id")
-                .and_then(protocol::id_value)
-                .unwrap_or(0),
-        )
+        let ids: Vec<i64> = on_screen
+            .iter()
+            .filter_map(|k| match k {
+                PopupKey::Notification(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let summaries: Vec<(NotificationKind, i64)> = on_screen
+            .iter()
+            .filter_map(|k| match k {
+                PopupKey::Summary(kind) => self.summaries.since.get(kind).map(|s| (*kind, *s)),
+                _ => None,
+            })
+            .collect();
+        let digest = on_screen.contains(&PopupKey::Digest);
+        let counted = self
+            .runner
+            .store
+            .run(move |s| {
+                let read = s.read_among(&ids)?;
+                let counts = summaries
+                    .into_iter()
+                    .map(|(kind, since)| Ok((kind, s.unread_of_kind_since(kind, since)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let unread = if digest { Some(s.unread_count()?) } else { None };
+                Ok((read, counts, unread))
+            })
+            .await;
+        let (read, counts, unread) = match counted {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell which popups are read");
+                return;
+            }
+        };
+        let notifier = self.runner.ports.notifier.clone();
+        for id in read {
+            notifier.withdraw(PopupKey::Notification(id));
+        }
+        for (kind, left) in counts {
+            let left = u32::try_from(left).unwrap_or(u32::MAX);
+            if left == 0 {
+                self.summaries.since.remove(&kind);
+                self.summaries.shown.remove(&kind);
+                notifier.withdraw(PopupKey::Summary(kind));
+            } else if self.summaries.shown.get(&kind) != Some(&left) {
+                self.summaries.shown.insert(kind, left);
+                // A recount is not news: it makes no sound.
+                let mut popup = Popup::notice(
+                    PopupKey::Summary(kind),
+                    policy::summary_text(kind, left),
+                    "Open SmartHunt to see them all.".into(),
+                    kind,
+                );
+                popup.style.sound = None;
+                notifier.show(popup);
+            }
+        }
+        if unread == Some(0) {
+            notifier.withdraw(PopupKey::Digest);
+        }
     }
 
     async fn learn_name_from(&mut self, n: &IncomingNotification) {
@@ -1376,10 +1436,24 @@ impl<'a> AccountRun<'a> {
         });
     }
 
-    fn spawn_reconcile(&mut self) {
-        self.last_reconcile = Instant::now();
+    /// Looks for reads made elsewhere; `full` walks the unread list
+    /// whatever the counts say (and so does a walk that is due anyway).
+    fn spawn_reconcile(&mut self, full: bool) {
+        let now = Instant::now();
+        self.last_reconcile = now;
+        let walk = full
+            || now.duration_since(self.last_full_reconcile)
+                >= self.runner.tuning.full_reconcile_every;
+        let walk = if walk {
+            self.last_full_reconcile = now;
+            sync::Walk::Always
+        } else {
+            sync::Walk::WhenCountsDiffer
+        };
         let (api, store) = (self.api.clone(), self.runner.store.clone());
-        self.spawn(async move { TaskDone::Reconciled(sync::reconcile_reads(&api, &store).await) });
+        self.spawn(async move {
+            TaskDone::Reconciled(sync::reconcile_reads(&api, &store, walk).await)
+        });
     }
 
     fn kick_outbox(&mut self) {
@@ -1405,6 +1479,7 @@ impl<'a> AccountRun<'a> {
             TaskDone::Reconciled(r) => match r {
                 Ok(unread) => {
                     self.unread_from_rest(unread).await;
+                    self.withdraw_read_popups().await;
                     self.emit(EngineEvent::NotificationsChanged);
                 }
                 Err(e) => return self.on_background_error(e, "reconcile"),
@@ -1498,17 +1573,15 @@ impl<'a> AccountRun<'a> {
         if let Some(unread) = report.first_sync_unread {
             // The first sign-in: one summary, not a popup per old item.
             if unread > 0 {
-                self.ports_show(Popup {
-                    key: PopupKey::Digest,
-                    title: format!(
+                self.ports_show(Popup::notice(
+                    PopupKey::Digest,
+                    format!(
                         "You have {unread} unread notification{}",
                         if unread == 1 { "" } else { "s" }
                     ),
-                    body: "Open SmartHunt to read them.".into(),
-                    style: policy::style(NotificationKind::General),
-                    actions: vec![PopupAction::Open],
-                    booking_id: None,
-                });
+                    "Open SmartHunt to read them.".into(),
+                    NotificationKind::General,
+                ));
             }
             return;
         }
@@ -1517,26 +1590,26 @@ impl<'a> AccountRun<'a> {
                 .decide_batch(&report.new_kinds, now_ms(), local_now(), &self.settings);
         if batch.individually {
             for n in report.new {
-                let booking = self.booking_actions(&n.notification);
-                self.carry_out(
-                    Decision::Popup,
-                    n.local_id,
-                    n.notification.kind,
-                    n.notification.title,
-                    n.notification.body,
-                    booking,
-                );
+                self.carry_out(Decision::Popup, n.local_id, n.notification);
             }
         } else {
             for (kind, count) in batch.summaries {
-                self.ports_show(Popup {
-                    key: PopupKey::Summary(kind),
-                    title: policy::summary_text(kind, count),
-                    body: "Arrived while you were offline.".into(),
-                    style: policy::style(kind),
-                    actions: vec![PopupAction::Open],
-                    booking_id: None,
-                });
+                if let Some(first) = report
+                    .new
+                    .iter()
+                    .filter(|n| n.notification.kind == kind)
+                    .map(|n| n.local_id)
+                    .min()
+                {
+                    self.summaries.since.insert(kind, first);
+                }
+                self.summaries.shown.insert(kind, count);
+                self.ports_show(Popup::notice(
+                    PopupKey::Summary(kind),
+                    policy::summary_text(kind, count),
+                    "Arrived while you were offline.".into(),
+                    kind,
+                ));
             }
         }
     }
@@ -1620,7 +1693,7 @@ impl<'a> AccountRun<'a> {
                 self.publish(state);
             }
             Command::Refresh => {
-                self.spawn_reconcile();
+                self.spawn_reconcile(true);
                 self.spawn_sync();
             }
             Command::Open { local_id, reply } => {
@@ -1645,6 +1718,7 @@ impl<'a> AccountRun<'a> {
     async fn after_intent(&mut self) {
         self.emit(EngineEvent::NotificationsChanged);
         self.refresh_unread().await;
+        self.withdraw_read_popups().await;
         self.kick_outbox();
     }
 
@@ -1725,7 +1799,7 @@ impl<'a> AccountRun<'a> {
             self.retry_at = tokio::time::Instant::now();
         }
         if self.last_reconcile.elapsed() >= self.runner.tuning.reconcile_every {
-            self.spawn_reconcile();
+            self.spawn_reconcile(false);
         }
         self.release_held();
         self.flush_popped().await;
@@ -1738,14 +1812,12 @@ impl<'a> AccountRun<'a> {
             .release_held(now_ms(), local_now(), &self.settings)
         {
             let (title, body) = policy::held_summary_text(&held);
-            self.ports_show(Popup {
-                key: PopupKey::Digest,
+            self.ports_show(Popup::notice(
+                PopupKey::Digest,
                 title,
                 body,
-                style: policy::style(NotificationKind::General),
-                actions: vec![PopupAction::Open],
-                booking_id: None,
-            });
+                NotificationKind::General,
+            ));
         }
     }
 }

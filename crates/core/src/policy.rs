@@ -104,6 +104,42 @@ pub fn style_for(kind: NotificationKind, s: &PolicySettings) -> Style {
     st
 }
 
+/// Who is looking at a notification, for the rules that depend on it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Viewer<'a> {
+    pub role: Option<&'a str>,
+    pub user_id: Option<i64>,
+}
+
+/// The booking a notification asks its viewer to approve or decline, if
+/// any: a booking notification whose data names the booking and says it is
+/// pending, seen by its landlord (by role, or by the booking's
+/// `landlord_id` when the role is not known). The one rule for popups and
+/// the window. A notification without data (the REST list has none) asks
+/// nothing until its detail is known.
+pub fn booking_to_decide(
+    kind: NotificationKind,
+    data: &serde_json::Map<String, serde_json::Value>,
+    viewer: Viewer<'_>,
+) -> Option<i64> {
+    if kind != NotificationKind::Booking {
+        return None;
+    }
+    let pending = data
+        .get("status")
+        .and_then(|v| v.as_str())
+        .is_some_and(|s| s.trim().eq_ignore_ascii_case("pending"));
+    let booking = data.get("booking_id").and_then(crate::protocol::id_value)?;
+    let landlord = match viewer.role {
+        Some(role) => role == "landlord",
+        None => {
+            let of_booking = data.get("landlord_id").and_then(crate::protocol::id_value);
+            of_booking.is_some() && of_booking == viewer.user_id
+        }
+    };
+    (pending && landlord).then_some(booking)
+}
+
 /// Daily quiet hours in local wall time, `start` inclusive, `end`
 /// exclusive. `start > end` wraps midnight (22:00-07:00); `start == end`
 /// means no quiet hours at all.
@@ -398,6 +434,57 @@ pub fn held_summary_text(h: &HeldSummary) -> (String, String) {
         .collect::<Vec<_>>()
         .join(", ");
     (title, body)
+}
+
+#[cfg(test)]
+mod booking_rule {
+    use super::*;
+    use serde_json::{json, Map, Value};
+
+    fn data(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    const LANDLORD: Viewer<'static> = Viewer {
+        role: Some("landlord"),
+        user_id: Some(1),
+    };
+    const TENANT: Viewer<'static> = Viewer {
+        role: Some("tenant"),
+        user_id: Some(2),
+    };
+
+    #[test]
+    fn a_landlord_decides_a_pending_booking_it_names() {
+        let pending = data(json!({"booking_id": 7, "status": "pending", "landlord_id": 1}));
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, LANDLORD), Some(7));
+        let as_text = data(json!({"booking_id": "7", "status": "Pending"}));
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &as_text, LANDLORD), Some(7));
+    }
+
+    #[test]
+    fn nothing_to_decide_for_tenants_other_kinds_decided_or_unknown_bookings() {
+        let pending = data(json!({"booking_id": 7, "status": "pending", "landlord_id": 1}));
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, TENANT), None);
+        assert_eq!(booking_to_decide(NotificationKind::Message, &pending, LANDLORD), None);
+        let approved = data(json!({"booking_id": 7, "status": "approved"}));
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &approved, LANDLORD), None);
+        let no_status = data(json!({"booking_id": 7}));
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &no_status, LANDLORD), None);
+        let no_id = data(json!({"status": "pending"}));
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &no_id, LANDLORD), None);
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &Map::new(), LANDLORD), None);
+    }
+
+    #[test]
+    fn with_no_role_known_the_landlord_is_recognised_by_id() {
+        let pending = data(json!({"booking_id": 7, "status": "pending", "landlord_id": 1}));
+        let by_id = Viewer { role: None, user_id: Some(1) };
+        let other = Viewer { role: None, user_id: Some(2) };
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, by_id), Some(7));
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, other), None);
+        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, Viewer::default()), None);
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub enum PopupAction {
     MarkRead,
     Approve,
     Decline,
+    /// Answer a message: inline where the daemon can, else in the window.
+    Reply,
 }
 
 impl PopupAction {
@@ -36,6 +38,7 @@ impl PopupAction {
             Self::MarkRead => "mark-read",
             Self::Approve => "approve",
             Self::Decline => "decline",
+            Self::Reply => "reply",
         }
     }
 
@@ -45,12 +48,19 @@ impl PopupAction {
             Self::MarkRead => "Mark read",
             Self::Approve => "Approve",
             Self::Decline => "Decline",
+            Self::Reply => "Reply",
         }
     }
 
     pub fn from_id(id: &str) -> Option<Self> {
-        [Self::Open, Self::MarkRead, Self::Approve, Self::Decline]
-            .into_iter()
+        [
+            Self::Open,
+            Self::MarkRead,
+            Self::Approve,
+            Self::Decline,
+            Self::Reply,
+        ]
+        .into_iter()
             .find(|a| a.id() == id)
     }
 }
@@ -66,12 +76,69 @@ pub struct Popup {
     pub actions: Vec<PopupAction>,
     /// The booking an Approve/Decline acts on, when known.
     pub booking_id: Option<i64>,
+    /// The user a Reply goes to.
+    pub reply_to: Option<i64>,
 }
 
-/// The OS notification service. `show` must return quickly (queue, don't
-/// wait for the daemon); failures are the notifier's to log, once.
+impl Popup {
+    /// A popup that only opens the window: summaries, digests, notices.
+    pub fn notice(key: PopupKey, title: String, body: String, kind: NotificationKind) -> Self {
+        Self {
+            key,
+            title,
+            body,
+            style: crate::policy::style(kind),
+            actions: vec![PopupAction::Open],
+            booking_id: None,
+            reply_to: None,
+        }
+    }
+
+    /// One notification's own popup: Open and Mark read, Approve and
+    /// Decline where there is a booking to decide, Reply where there is a
+    /// sender to answer.
+    pub fn notification(
+        local_id: i64,
+        kind: NotificationKind,
+        title: String,
+        body: String,
+        booking_id: Option<i64>,
+        reply_to: Option<i64>,
+    ) -> Self {
+        let mut actions = vec![PopupAction::Open];
+        if reply_to.is_some() {
+            actions.push(PopupAction::Reply);
+        }
+        actions.push(PopupAction::MarkRead);
+        if booking_id.is_some() {
+            actions.extend([PopupAction::Approve, PopupAction::Decline]);
+        }
+        Self {
+            key: PopupKey::Notification(local_id),
+            title,
+            body,
+            style: crate::policy::style(kind),
+            actions,
+            booking_id,
+            reply_to,
+        }
+    }
+}
+
+/// The OS notification service. Every call must return quickly (queue,
+/// don't wait for the daemon); failures are the notifier's to log, once.
 pub trait Notifier: Send + Sync + 'static {
+    /// Raises `popup`, replacing the one with the same key if there is one.
     fn show(&self, popup: Popup);
+
+    /// Takes the popup with `key` off the screen, if it is still there.
+    fn withdraw(&self, _key: PopupKey) {}
+
+    /// The popups still on screen, as far as the notifier knows (bounded:
+    /// the last few hundred it raised).
+    fn on_screen(&self) -> Vec<PopupKey> {
+        Vec::new()
+    }
 }
 
 /// A notifier that shows nothing (no notification service at all).
@@ -81,25 +148,54 @@ impl Notifier for NoNotifier {
     fn show(&self, _popup: Popup) {}
 }
 
-/// A notifier that remembers every popup, for tests and benchmarks.
+/// A notifier that remembers every popup, and keeps them "on screen" until
+/// withdrawn, for tests and benchmarks.
 #[derive(Default)]
 pub struct RecordingNotifier {
-    popups: std::sync::Mutex<Vec<Popup>>,
+    state: std::sync::Mutex<Recorded>,
+}
+
+#[derive(Default)]
+struct Recorded {
+    popups: Vec<Popup>,
+    on_screen: Vec<PopupKey>,
+    withdrawn: Vec<PopupKey>,
 }
 
 impl RecordingNotifier {
     pub fn popups(&self) -> Vec<Popup> {
-        self.lock().clone()
+        self.lock().popups.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Popup>> {
-        // A poisoned list is still a valid list.
-        self.popups.lock().unwrap_or_else(|p| p.into_inner())
+    /// Every key withdrawn, in order.
+    pub fn withdrawn(&self) -> Vec<PopupKey> {
+        self.lock().withdrawn.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        // A poisoned record is still a valid record.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl Notifier for RecordingNotifier {
     fn show(&self, popup: Popup) {
-        self.lock().push(popup);
+        let mut r = self.lock();
+        if !r.on_screen.contains(&popup.key) {
+            r.on_screen.push(popup.key);
+        }
+        r.popups.push(popup);
+    }
+
+    fn withdraw(&self, key: PopupKey) {
+        let mut r = self.lock();
+        if let Some(i) = r.on_screen.iter().position(|k| *k == key) {
+            r.on_screen.remove(i);
+            r.withdrawn.push(key);
+        }
+    }
+
+    fn on_screen(&self) -> Vec<PopupKey> {
+        self.lock().on_screen.clone()
     }
 }

@@ -175,9 +175,29 @@ async fn catch_up_chat(api: &Api, store: &StoreCell, me: i64) -> Result<usize, E
     Ok(stored)
 }
 
+/// When [`reconcile_reads`] walks the server's unread list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Walk {
+    Always,
+    /// Only when the server counts fewer unread than the store: a read
+    /// made elsewhere. Otherwise one stats call is all it costs.
+    WhenCountsDiffer,
+}
+
 /// Reads made elsewhere produce no frame: mark read here what the server no
 /// longer lists as unread, and return the server's unread count.
-pub(crate) async fn reconcile_reads(api: &Api, store: &StoreCell) -> Result<u64, EngineError> {
+pub(crate) async fn reconcile_reads(
+    api: &Api,
+    store: &StoreCell,
+    walk: Walk,
+) -> Result<u64, EngineError> {
+    if walk == Walk::WhenCountsDiffer {
+        let server = api.stats().await?.unread;
+        let here = store.run(|s| s.unread_count()).await?;
+        if server >= here {
+            return Ok(server);
+        }
+    }
     let Some(known_max) = store.run(|s| s.max_server_id()).await? else {
         return Ok(api.stats().await?.unread);
     };

@@ -7,9 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{fast_tuning, is_signed_out, Harness};
+use smarthunt_core::engine::Tuning;
 use serde_json::json;
 use smarthunt_core::connection::{ConnectionState, ServerVariant};
-use smarthunt_core::ports::{PopupAction, PopupKey};
+use smarthunt_core::ports::{Notifier, PopupAction, PopupKey};
 use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::store::ListQuery;
 use smarthunt_devserver::{Variant, LANDLORD, TENANT};
@@ -587,4 +588,157 @@ async fn a_keychain_that_never_answers_is_a_clear_error_not_a_hang() {
             .any(|p| p.key == PopupKey::Account && p.title.contains("keychain"))
     })
     .await;
+}
+
+/// The local id of the stored notification titled `title`.
+async fn local_id_of(h: &Harness, title: &str) -> i64 {
+    let title = title.to_owned();
+    h.wait_store(
+        "the notification is stored",
+        move |s| {
+            s.list_notifications(&all())
+                .unwrap_or_default()
+                .into_iter()
+                .find(|n| n.title == title)
+                .map(|n| n.local_id)
+        },
+        |id| id.is_some(),
+    )
+    .await
+    .expect("waited until stored")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_popup_is_withdrawn_once_its_notification_is_read_here_or_elsewhere() {
+    let mut h = Harness::new(Variant::Documented).await;
+    h.login(TENANT, false).await;
+    // Reads elsewhere are looked for every 500 ms here (30 s in the app).
+    h.start_engine(Tuning {
+        reconcile_every: Duration::from_millis(500),
+        ..fast_tuning()
+    });
+    h.wait_connected().await;
+    h.notify("tenant", "Read here", "property").await;
+    let elsewhere = h.notify("tenant", "Read on the phone", "property").await;
+    h.wait_popups("both popups", |p| p.len() >= 2).await;
+    let here = local_id_of(&h, "Read here").await;
+    let there = local_id_of(&h, "Read on the phone").await;
+
+    h.engine().mark_read(here).await.unwrap();
+    h.wait_withdrawn("the popup read here goes", PopupKey::Notification(here))
+        .await;
+    assert!(
+        h.notifier
+            .on_screen()
+            .contains(&PopupKey::Notification(there)),
+        "the unread one stays"
+    );
+
+    h.control(
+        "read_elsewhere",
+        json!({"username": "tenant", "ids": [elsewhere]}),
+    )
+    .await;
+    h.wait_withdrawn(
+        "the popup read elsewhere goes",
+        PopupKey::Notification(there),
+    )
+    .await;
+    h.wait_status("the badge follows", |s| s.unread == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summary_is_recounted_as_its_items_are_read_and_closed_when_none_is_left() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    for i in 0..8 {
+        h.notify("tenant", &format!("Viewing {i}"), "property").await;
+    }
+    let summary = PopupKey::Summary(NotificationKind::Property);
+    h.wait_popups("a summary", |p| p.iter().any(|p| p.key == summary))
+        .await;
+    h.wait_status("8 unread", |s| s.unread == 8).await;
+    let shown = |h: &Harness| {
+        h.notifier
+            .popups()
+            .iter()
+            .rev()
+            .find(|p| p.key == summary)
+            .map(|p| p.title.clone())
+    };
+    let before = shown(&h).expect("a summary was shown");
+    // The newest one was folded into the summary: reading it recounts.
+    let newest = local_id_of(&h, "Viewing 7").await;
+    h.engine().mark_read(newest).await.unwrap();
+    h.wait_popups("the summary counts one fewer", |_| {
+        shown(&h).is_some_and(|t| t != before)
+    })
+    .await;
+    assert!(h.notifier.on_screen().contains(&summary));
+    h.engine().mark_all_read().await.unwrap();
+    h.wait_withdrawn("the summary goes with the last unread", summary)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn popups_make_a_sound_per_type_only_when_the_user_wants_sounds() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    h.notify("tenant", "Quiet", "message").await;
+    h.wait_popups("the first popup", |p| p.iter().any(|p| p.title == "Quiet"))
+        .await;
+    let mut settings = h.engine().policy_settings().await.unwrap();
+    settings.sound = true;
+    h.engine().set_settings(settings).await.unwrap();
+    h.notify("tenant", "Loud", "message").await;
+    h.notify("tenant", "Loud repair", "maintenance").await;
+    h.notify("tenant", "Low news", "property").await;
+    let popups = h
+        .wait_popups("three more popups", |p| p.len() >= 4)
+        .await;
+    let sound = |title: &str| {
+        popups
+            .iter()
+            .find(|p| p.title == title)
+            .map(|p| p.style.sound)
+            .expect("popped")
+    };
+    assert_eq!(sound("Quiet"), None, "sounds off: none");
+    assert_eq!(sound("Loud"), Some("message-new-instant"));
+    assert_eq!(sound("Loud repair"), Some("dialog-warning"));
+    assert_eq!(sound("Low news"), None, "low popups stay silent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_landlord_is_offered_approve_and_only_a_message_offers_reply() {
+    let h = signed_in(Variant::Documented, LANDLORD).await;
+    h.wait_status("the profile is known", |s| {
+        s.account.as_ref().and_then(|a| a.role.as_deref()) == Some("landlord")
+    })
+    .await;
+    h.control("booking_request", json!({"tenant": "tenant"}))
+        .await;
+    h.control(
+        "message",
+        json!({"from": "tenant", "to": "landlord", "content": "Is the flat free?"}),
+    )
+    .await;
+    let popups = h
+        .wait_popups("the request and the message", |p| {
+            p.iter().any(|p| p.style.category == "x-smarthunt.booking")
+                && p.iter().any(|p| p.style.category == "im.received")
+        })
+        .await;
+    let request = popups
+        .iter()
+        .find(|p| p.style.category == "x-smarthunt.booking")
+        .unwrap();
+    assert!(request.actions.contains(&PopupAction::Approve));
+    assert!(request.booking_id.is_some());
+    assert!(!request.actions.contains(&PopupAction::Reply));
+    let message = popups
+        .iter()
+        .find(|p| p.style.category == "im.received")
+        .unwrap();
+    assert!(message.actions.contains(&PopupAction::Reply));
+    assert!(message.reply_to.is_some(), "a reply goes to the sender");
+    assert!(!message.actions.contains(&PopupAction::Approve));
 }

@@ -230,6 +230,38 @@ impl Store {
         Ok(out)
     }
 
+    /// Those of `local_ids` that are read (or gone): what a popup still on
+    /// screen for them no longer has to say.
+    pub fn read_among(&self, local_ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT is_read FROM notifications WHERE local_id = ?1")?;
+        let mut read = Vec::new();
+        for &id in local_ids {
+            let is_read: Option<bool> = st.query_row([id], |r| r.get(0)).optional()?;
+            if is_read != Some(false) {
+                read.push(id);
+            }
+        }
+        Ok(read)
+    }
+
+    /// Unread notifications of `kind` from `since` (a local id) on: what a
+    /// kind's summary popup still counts (index `notifications_by_kind_read`).
+    pub fn unread_of_kind_since(
+        &self,
+        kind: NotificationKind,
+        since: i64,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM notifications WHERE kind = ?1 AND is_read = 0 AND local_id >= ?2",
+            )?
+            .query_row(params![kind.as_str(), since], |r| r.get(0))?;
+        Ok(count_from_sql(n))
+    }
+
     /// The highest server id stored, if any.
     pub fn max_server_id(&self) -> Result<Option<i64>, StoreError> {
         Ok(self

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use smarthunt_core::account::{self, LoginRequest};
 use smarthunt_core::connection::{ConnectionState, ReconnectPolicy};
 use smarthunt_core::engine::{Engine, EngineStatus, EngineTask, Ports, Tuning};
-use smarthunt_core::ports::{Popup, RecordingNotifier};
+use smarthunt_core::ports::{Notifier, Popup, PopupKey, RecordingNotifier};
 use smarthunt_core::secret::{MemorySecretStore, SecretStore, Sensitive};
 use smarthunt_core::transport::TransportOptions;
 use smarthunt_devserver::{DevServer, DevServerConfig, Variant};
@@ -31,6 +31,7 @@ pub fn fast_tuning() -> Tuning {
         },
         stable_after: Duration::from_secs(5),
         reconcile_every: Duration::from_secs(3600),
+        full_reconcile_every: Duration::from_secs(3600),
         housekeeping_every: Duration::from_millis(200),
         legacy_after: Duration::from_millis(500),
         dedupe_window: Duration::from_secs(120),
@@ -258,6 +259,20 @@ impl Harness {
             }
             if tokio::time::Instant::now() > deadline {
                 panic!("timed out waiting for {what}; popups: {p:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the popup with `key` has been taken off the screen.
+    pub async fn wait_withdrawn(&self, what: &str, key: PopupKey) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !self.notifier.withdrawn().contains(&key) {
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; on screen: {:?}",
+                    self.notifier.on_screen()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
