@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use desktop::{artefacts, support, terminate, wait_until, KillOnDrop, Server, Tray, WAIT};
+use desktop::{
+    artefacts, support, terminate, wait_until, wait_until_long, KillOnDrop, Server, Tray, WAIT,
+};
 use serde_json::json;
 
 /// A tray host, a dev server and the app started hidden and connected,
@@ -158,39 +160,44 @@ fn popups_carry_urgency_and_actions_and_the_screen_shows_them() {
     terminate(&mut app);
 }
 
+/// Waits until the app has the profile that says this is a landlord (the
+/// first moments after a sign-in it does not, and offers no Approve).
+fn wait_knows_the_landlord(tray: &Tray) {
+    wait_until("the app knows the landlord", || {
+        tray.ipc_call("get_status", json!({}))["account"]["role"] == "landlord"
+    });
+}
+
+/// Waits until dunst shows `n` popups.
+fn wait_displayed(tray: &Tray, what: &str, n: u32) {
+    wait_until(what, || tray.session.displayed() == n);
+}
+
 #[test]
 fn approve_from_a_popup_approves_the_booking_on_the_server() {
     let (tray, server, mut app) = running(("landlord", "landlord-pass"));
+    wait_knows_the_landlord(&tray);
     let booking = server.control("booking_request", json!({"tenant":"tenant"}));
     let booking_id = booking["booking_id"].as_i64().unwrap();
-    let id = tray.session.wait_popup("the request pops up", |n| {
-        n["category"] == "x-smarthunt.booking"
-    })["id"]
-        .as_u64()
-        .expect("dunst gives the popup's id");
-    // As the daemon would on a click of Approve.
-    let status = tray
-        .session
-        .command("gdbus")
-        .args([
-            "emit",
-            "--session",
-            "--object-path",
-            "/org/freedesktop/Notifications",
-            "--signal",
-            "org.freedesktop.Notifications.ActionInvoked",
-            &format!("uint32 {id}"),
-            "approve",
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    wait_until("the outcome is shown", || {
-        tray.session
-            .notifications()
-            .iter()
-            .any(|n| n["summary"] == "Booking approved")
+    wait_displayed(&tray, "the request pops up", 1);
+    // The user chooses Approve in the popup, through dunst itself.
+    tray.session
+        .pick_action("approve")
+        .expect("dunst's context menu");
+    let outcome = tray.session.wait_popup("the outcome is shown", |n| {
+        n["summary"] == "Booking approved"
     });
+    let request = tray
+        .session
+        .notifications()
+        .into_iter()
+        .find(|n| n["category"] == "x-smarthunt.booking" && n["summary"] != "Booking approved");
+    if let Some(request) = request {
+        assert_eq!(
+            request["id"], outcome["id"],
+            "the outcome replaces the request"
+        );
+    }
     // The server has it decided: deciding again is refused as not pending.
     let again = server.rest(
         ("landlord", "landlord-pass"),
@@ -200,6 +207,64 @@ fn approve_from_a_popup_approves_the_booking_on_the_server() {
     )["status"]
         .clone();
     assert_eq!(again, 400, "the booking is no longer pending");
+    terminate(&mut app);
+}
+
+#[test]
+fn a_spoofed_action_from_another_bus_client_changes_nothing() {
+    let (tray, server, mut app) = running(("landlord", "landlord-pass"));
+    wait_knows_the_landlord(&tray);
+    let booking = server.control("booking_request", json!({"tenant":"tenant"}));
+    let booking_id = booking["booking_id"].as_i64().unwrap();
+    wait_displayed(&tray, "the request pops up", 1);
+    // Another process on the session bus pretends to be the daemon, for
+    // every id the daemon can have given out so far.
+    for id in 1..=20 {
+        for action in ["approve", "decline", "mark-read", "default"] {
+            let status = tray
+                .session
+                .command("gdbus")
+                .args([
+                    "emit",
+                    "--session",
+                    "--object-path",
+                    "/org/freedesktop/Notifications",
+                    "--signal",
+                    "org.freedesktop.Notifications.ActionInvoked",
+                    &format!("uint32 {id}"),
+                    action,
+                ])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+    }
+    // Then the real daemon's Mark read, which must still work: once it has
+    // acted, the spoofs had their chance too.
+    tray.session
+        .pick_action("mark read")
+        .expect("dunst's context menu");
+    wait_until("the real Mark read reaches the server", || {
+        server.rest(
+            ("landlord", "landlord-pass"),
+            "GET",
+            "/api/interactions/notifications/?is_read=false",
+            None,
+        )["body"]["count"]
+            == 0
+    });
+    assert!(!tray.window_exists(), "no spoofed click opened the window");
+    let again = server.rest(
+        ("landlord", "landlord-pass"),
+        "PATCH",
+        &format!("/api/interactions/bookings/{booking_id}/approve/"),
+        Some(json!({"status": "approved"})),
+    )["status"]
+        .clone();
+    assert_eq!(
+        again, 200,
+        "the booking was still pending: no spoof decided it"
+    );
     terminate(&mut app);
 }
 
@@ -421,32 +486,21 @@ fn sign_out_from_the_tray_menu_removes_the_keychain_entry() {
 }
 
 #[test]
-fn clicking_a_popup_opens_the_window_on_that_item() {
-    let (tray, server, mut app) = running(("tenant", "tenant-pass"));
+fn clicking_a_popup_opens_the_window_on_that_item_even_after_the_daemon_restarts() {
+    let (mut tray, server, mut app) = running(("tenant", "tenant-pass"));
     assert!(!tray.window_exists());
+    // The desktop's notification daemon restarts while the app runs.
+    tray.session.restart_dunst().expect("dunst restarts");
     server.control(
         "notify",
         json!({"username":"tenant","title":"Repair booked","body":"The plumber comes on Monday","notification_type":"maintenance"}),
     );
-    let id = tray
-        .session
-        .wait_popup("the popup is shown", |n| n["summary"] == "Repair booked")["id"]
-        .as_u64()
-        .expect("dunst gives the popup's id");
-    // As the daemon does on a click of the popup's body.
+    wait_displayed(&tray, "the popup is shown", 1);
+    // A click on the popup's body, through dunst: its default action.
     let clicked = tray
         .session
-        .command("gdbus")
-        .args([
-            "emit",
-            "--session",
-            "--object-path",
-            "/org/freedesktop/Notifications",
-            "--signal",
-            "org.freedesktop.Notifications.ActionInvoked",
-            &format!("uint32 {id}"),
-            "default",
-        ])
+        .command("dunstctl")
+        .args(["action", "0"])
         .status()
         .unwrap();
     assert!(clicked.success());
@@ -460,6 +514,38 @@ fn clicking_a_popup_opens_the_window_on_that_item() {
             None,
         );
         list["body"]["count"] == 0
+    });
+    terminate(&mut app);
+}
+
+#[test]
+fn a_popup_goes_away_once_read_in_the_window_or_elsewhere() {
+    let (tray, server, mut app) = running(("tenant", "tenant-pass"));
+    let first = server.control(
+        "notify",
+        json!({"username":"tenant","title":"Viewing on Friday","body":"At 10","notification_type":"property"}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    wait_displayed(&tray, "the first popup", 1);
+    server.control(
+        "notify",
+        json!({"username":"tenant","title":"Rent reminder","body":"Due on the 1st","notification_type":"general"}),
+    );
+    wait_displayed(&tray, "both popups", 2);
+    // Read in the window: the window's mark_read, over the app's socket.
+    let list = tray.ipc_call("list_notifications", json!({"limit": 10}));
+    let local = list
+        .as_array()
+        .and_then(|l| l.iter().find(|n| n["title"] == "Rent reminder"))
+        .and_then(|n| n["local_id"].as_i64())
+        .expect("the list has it");
+    tray.ipc_call("mark_read", json!({"localId": local}));
+    wait_displayed(&tray, "the popup read in the window goes", 1);
+    // Read over REST by another client (the web or the phone).
+    server.control("read_elsewhere", json!({"username":"tenant","ids":[first]}));
+    wait_until_long("the popup read elsewhere goes (within a minute)", || {
+        tray.session.displayed() == 0
     });
     terminate(&mut app);
 }

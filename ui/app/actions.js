@@ -488,8 +488,11 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
   /** @param {import('./types.js').OpenItem} item */
   function onOpenItem(item) {
     if (item?.view === 'chat') {
-      if (typeof item.otherId === 'number') void openConversation(item.otherId);
-      else showView('chat');
+      if (typeof item.otherId === 'number') {
+        void openConversation(item.otherId);
+        // A popup's Reply: the composer gets the focus.
+        if (item.compose) store.update('chat', { composeSeq: chat().composeSeq + 1 });
+      } else showView('chat');
     } else if (item?.view === 'notifications') {
       if (typeof item.localId === 'number') void openNotification(item.localId);
       else showView('notifications');

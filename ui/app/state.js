@@ -43,6 +43,7 @@ import { emptyPager } from './lib/notification-feed.js';
  * @property {boolean} sending
  * @property {ShownError|null} sendError
  * @property {number} sentSeq bumps after each successful send (the view clears its draft)
+ * @property {number} composeSeq bumps when a popup's Reply asks for the composer (the view focuses it)
  *
  * @typedef {object} SettingsState
  * @property {Settings|null} settings
@@ -100,6 +101,7 @@ export function initialState(now = Date.now()) {
       sending: false,
       sendError: null,
       sentSeq: 0,
+      composeSeq: 0,
     },
     settings: {
       settings: null,

@@ -41,6 +41,7 @@
  * @property {number} received_at_ms
  * @property {boolean} is_read
  * @property {boolean} popped
+ * @property {boolean} [can_decide] the core says the signed-in user can approve or decline it
  *
  * @typedef {object} Conversation
  * @property {number} other_id
@@ -88,9 +89,10 @@
  * @property {boolean} [approved]
  *
  * @typedef {object} OpenItem
- * @property {'notifications'|'chat'} view
+ * @property {'notifications'|'chat'|'settings'} view
  * @property {number} [localId]
  * @property {number} [otherId]
+ * @property {boolean} [compose] a popup's Reply: focus the composer
  */
 
 export {};

@@ -178,6 +178,10 @@ test('a popup click (open-item) shows that item or conversation', async () => {
   await settle();
   assert.equal(store.get().view, 'chat');
   assert.equal(store.get().chat.otherId, 7);
+  const composeSeq = store.get().chat.composeSeq;
+  core.emit('open-item', { view: 'chat', otherId: 7, compose: true });
+  await settle();
+  assert.equal(store.get().chat.composeSeq, composeSeq + 1, "a popup's Reply asks for the composer");
   core.emit('open-item', { view: 'notifications', localId: 2 });
   await settle(); await settle();
   assert.equal(store.get().view, 'notifications');

@@ -1272,7 +1272,11 @@ impl<'a> AccountRun<'a> {
                     .into_iter()
                     .map(|(kind, since)| Ok((kind, s.unread_of_kind_since(kind, since)?)))
                     .collect::<Result<Vec<_>, StoreError>>()?;
-                let unread = if digest { Some(s.unread_count()?) } else { None };
+                let unread = if digest {
+                    Some(s.unread_count()?)
+                } else {
+                    None
+                };
                 Ok((read, counts, unread))
             })
             .await;
@@ -1451,9 +1455,9 @@ impl<'a> AccountRun<'a> {
             sync::Walk::WhenCountsDiffer
         };
         let (api, store) = (self.api.clone(), self.runner.store.clone());
-        self.spawn(async move {
-            TaskDone::Reconciled(sync::reconcile_reads(&api, &store, walk).await)
-        });
+        self.spawn(
+            async move { TaskDone::Reconciled(sync::reconcile_reads(&api, &store, walk).await) },
+        );
     }
 
     fn kick_outbox(&mut self) {

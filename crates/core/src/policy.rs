@@ -457,33 +457,72 @@ mod booking_rule {
     #[test]
     fn a_landlord_decides_a_pending_booking_it_names() {
         let pending = data(json!({"booking_id": 7, "status": "pending", "landlord_id": 1}));
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, LANDLORD), Some(7));
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &pending, LANDLORD),
+            Some(7)
+        );
         let as_text = data(json!({"booking_id": "7", "status": "Pending"}));
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &as_text, LANDLORD), Some(7));
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &as_text, LANDLORD),
+            Some(7)
+        );
     }
 
     #[test]
     fn nothing_to_decide_for_tenants_other_kinds_decided_or_unknown_bookings() {
         let pending = data(json!({"booking_id": 7, "status": "pending", "landlord_id": 1}));
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, TENANT), None);
-        assert_eq!(booking_to_decide(NotificationKind::Message, &pending, LANDLORD), None);
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &pending, TENANT),
+            None
+        );
+        assert_eq!(
+            booking_to_decide(NotificationKind::Message, &pending, LANDLORD),
+            None
+        );
         let approved = data(json!({"booking_id": 7, "status": "approved"}));
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &approved, LANDLORD), None);
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &approved, LANDLORD),
+            None
+        );
         let no_status = data(json!({"booking_id": 7}));
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &no_status, LANDLORD), None);
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &no_status, LANDLORD),
+            None
+        );
         let no_id = data(json!({"status": "pending"}));
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &no_id, LANDLORD), None);
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &Map::new(), LANDLORD), None);
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &no_id, LANDLORD),
+            None
+        );
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &Map::new(), LANDLORD),
+            None
+        );
     }
 
     #[test]
     fn with_no_role_known_the_landlord_is_recognised_by_id() {
         let pending = data(json!({"booking_id": 7, "status": "pending", "landlord_id": 1}));
-        let by_id = Viewer { role: None, user_id: Some(1) };
-        let other = Viewer { role: None, user_id: Some(2) };
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, by_id), Some(7));
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, other), None);
-        assert_eq!(booking_to_decide(NotificationKind::Booking, &pending, Viewer::default()), None);
+        let by_id = Viewer {
+            role: None,
+            user_id: Some(1),
+        };
+        let other = Viewer {
+            role: None,
+            user_id: Some(2),
+        };
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &pending, by_id),
+            Some(7)
+        );
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &pending, other),
+            None
+        );
+        assert_eq!(
+            booking_to_decide(NotificationKind::Booking, &pending, Viewer::default()),
+            None
+        );
     }
 }
 

@@ -61,7 +61,7 @@ impl PopupAction {
             Self::Reply,
         ]
         .into_iter()
-            .find(|a| a.id() == id)
+        .find(|a| a.id() == id)
     }
 }
 

@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::{fast_tuning, is_signed_out, Harness};
-use smarthunt_core::engine::Tuning;
 use serde_json::json;
 use smarthunt_core::connection::{ConnectionState, ServerVariant};
+use smarthunt_core::engine::Tuning;
 use smarthunt_core::ports::{Notifier, PopupAction, PopupKey};
 use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::store::ListQuery;
@@ -651,7 +651,8 @@ async fn a_popup_is_withdrawn_once_its_notification_is_read_here_or_elsewhere() 
 async fn a_summary_is_recounted_as_its_items_are_read_and_closed_when_none_is_left() {
     let h = signed_in(Variant::Documented, TENANT).await;
     for i in 0..8 {
-        h.notify("tenant", &format!("Viewing {i}"), "property").await;
+        h.notify("tenant", &format!("Viewing {i}"), "property")
+            .await;
     }
     let summary = PopupKey::Summary(NotificationKind::Property);
     h.wait_popups("a summary", |p| p.iter().any(|p| p.key == summary))
@@ -691,9 +692,7 @@ async fn popups_make_a_sound_per_type_only_when_the_user_wants_sounds() {
     h.notify("tenant", "Loud", "message").await;
     h.notify("tenant", "Loud repair", "maintenance").await;
     h.notify("tenant", "Low news", "property").await;
-    let popups = h
-        .wait_popups("three more popups", |p| p.len() >= 4)
-        .await;
+    let popups = h.wait_popups("three more popups", |p| p.len() >= 4).await;
     let sound = |title: &str| {
         popups
             .iter()

@@ -230,8 +230,30 @@ impl DesktopSession {
     }
 
     fn start_dunst(&mut self) -> Result<(), Error> {
+        // Popups stay until closed (a test can see the app withdraw one),
+        // and the context menu picks the entry whose label is in
+        // `$HOME/pick` (see `pick_action`), as a user choosing it would.
+        let pick = self.home().join("pick.sh");
+        let config = self.home().join("dunstrc");
+        let written = std::fs::write(&pick, "#!/bin/sh\ngrep -i -m1 -F -- \"$(cat \"$HOME/pick\")\"\nstatus=$?\ntouch \"$HOME/picked\"\nexit $status\n")
+            .and_then(|()| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&pick, std::fs::Permissions::from_mode(0o755))
+            })
+            .and_then(|()| {
+                std::fs::write(
+                    &config,
+                    format!(
+                        "[global]\n  dmenu = {}\n[urgency_low]\n  timeout = 0\n[urgency_normal]\n  timeout = 0\n[urgency_critical]\n  timeout = 0\n",
+                        pick.display()
+                    ),
+                )
+            });
+        written.map_err(Error::home(&config))?;
         let dunst = self
             .command("dunst")
+            .arg("-config")
+            .arg(&config)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -260,6 +282,64 @@ impl DesktopSession {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Restarts the notification daemon, as a desktop does when it
+    /// crashes or is updated: a new dunst with a new bus name.
+    pub fn restart_dunst(&mut self) -> Result<(), Error> {
+        if let Some(mut dunst) = self.dunst.take() {
+            let _ = dunst.kill();
+            let _ = dunst.wait();
+        }
+        self.start_dunst()
+    }
+
+    /// Chooses, in the newest popup's context menu (`dunstctl context`),
+    /// the entry whose label contains `label`, as the daemon itself
+    /// offers it.
+    pub fn pick_action(&self, label: &str) -> Result<(), Error> {
+        let pick = self.home().join("pick");
+        let picked = self.home().join("picked");
+        let _ = std::fs::remove_file(&picked);
+        std::fs::write(&pick, label).map_err(Error::home(&pick))?;
+        let out = run_to_exit(
+            self.command("dunstctl").arg("context"),
+            "dunstctl",
+            "the context menu",
+            None,
+        )?;
+        if !out.status.success() {
+            return Err(Error::misbehaved(
+                "dunstctl",
+                format!("context exited with {}", out.status),
+            ));
+        }
+        // dunst runs the menu on its own: the choice is made once the
+        // script has answered (closing the popup before would lose it).
+        let deadline = Instant::now() + STARTUP;
+        while !picked.exists() {
+            if Instant::now() >= deadline {
+                return Err(Error::NotReady {
+                    program: "dunst",
+                    waited_for: "its context menu to be answered".into(),
+                    limit: STARTUP,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // dunst acts on the answer as it reads it.
+        std::thread::sleep(Duration::from_millis(200));
+        Ok(())
+    }
+
+    /// How many popups dunst shows now.
+    pub fn displayed(&self) -> u32 {
+        self.command("dunstctl")
+            .args(["count", "displayed"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// A command that runs inside this session.

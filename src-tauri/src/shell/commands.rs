@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use smarthunt_core::account::{self, LoginRequest};
 use smarthunt_core::config::AppConfig;
-use smarthunt_core::policy::PolicySettings;
+use smarthunt_core::engine::AccountInfo;
+use smarthunt_core::policy::{self, PolicySettings};
 use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::secret::Sensitive;
-use smarthunt_core::store::ListQuery;
+use smarthunt_core::store::{ListQuery, StoredNotification};
 use smarthunt_core::transport::TransportOptions;
 
 use super::error::IpcError;
@@ -33,7 +34,8 @@ pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
         // Marks a notification read and returns it with its context.
         "open_notification" => {
             let a: Item = parse(args)?;
-            reply(engine.open_notification(a.local_id).await?)
+            let n = engine.open_notification(a.local_id).await?;
+            reply(Listed::new(n, &viewer_of(app)))
         }
         "mark_read" => {
             let a: Item = parse(args)?;
@@ -147,7 +149,42 @@ async fn list_notifications(app: &App, a: ListArgs) -> Result<Value> {
         before: a.before,
         limit: a.limit.clamp(1, MAX_PAGE),
     };
-    reply(app.engine.query(move |s| s.list_notifications(&q)).await?)
+    let rows = app.engine.query(move |s| s.list_notifications(&q)).await?;
+    let viewer = viewer_of(app);
+    reply(
+        rows.into_iter()
+            .map(|n| Listed::new(n, &viewer))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// A stored notification as the window gets it: with whether the signed-in
+/// user can approve or decline it here (the core's one rule, which the
+/// popups follow too).
+#[derive(Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    notification: StoredNotification,
+    can_decide: bool,
+}
+
+impl Listed {
+    fn new(notification: StoredNotification, viewer: &Option<AccountInfo>) -> Self {
+        let viewer = policy::Viewer {
+            role: viewer.as_ref().and_then(|a| a.role.as_deref()),
+            user_id: viewer.as_ref().and_then(|a| a.user_id),
+        };
+        let can_decide =
+            policy::booking_to_decide(notification.kind, &notification.data, viewer).is_some();
+        Self {
+            notification,
+            can_decide,
+        }
+    }
+}
+
+fn viewer_of(app: &App) -> Option<AccountInfo> {
+    app.engine.status().borrow().account.clone()
 }
 
 fn me(app: &App) -> Result<i64> {

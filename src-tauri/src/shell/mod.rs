@@ -21,7 +21,7 @@ use smarthunt_core::secret::SecretStore;
 use smarthunt_core::store::StoreError;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::desktop_notifier::{DesktopNotifier, PopupTargets};
+use crate::desktop_notifier::DesktopNotifier;
 use crate::keychain::Keychain;
 use crate::logging;
 use window::WindowHost;
@@ -84,8 +84,9 @@ async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) 
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "cannot reach the running app; starting anew"),
     }
-    let targets = PopupTargets::default();
-    let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier::start(Some(targets.clone())));
+    // Bounded: a user clicks far slower than this drains.
+    let (actions_tx, actions_rx) = tokio::sync::mpsc::channel(64);
+    let notifier: Arc<dyn Notifier> = Arc::new(DesktopNotifier::start(Some(actions_tx)));
     let ports = Ports {
         notifier: notifier.clone(),
         secrets: secrets.clone(),
@@ -125,7 +126,7 @@ async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) 
     let tray = tray::Tray::create(app.clone()).await;
     let forwarding = tokio::spawn(forward_core_changes(app.clone(), tray));
     let serving = tokio::spawn(window::serve(app.clone(), listener));
-    actions::listen(app.clone(), targets, notifier);
+    actions::serve(app.clone(), actions_rx, notifier);
     let nudger = engine.clone();
     let watcher = crate::network::watch(move || nudger.nudge());
     autostart_on_first_sign_in(&data_dir).await;

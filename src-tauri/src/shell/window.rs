@@ -34,6 +34,8 @@ pub struct OpenItem {
     pub view: &'static str,
     pub local_id: Option<i64>,
     pub other_id: Option<i64>,
+    /// A conversation opens with its composer focused (Reply).
+    pub compose: bool,
 }
 
 impl OpenItem {
@@ -42,6 +44,7 @@ impl OpenItem {
             view,
             local_id: None,
             other_id: None,
+            compose: false,
         }
     }
 }

@@ -29,6 +29,12 @@ impl std::ops::Deref for DesktopSession {
     }
 }
 
+impl std::ops::DerefMut for DesktopSession {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 impl DesktopSession {
     pub fn start() -> Self {
         Self::started(throwaway::DesktopSession::start)
@@ -139,8 +145,17 @@ impl DesktopSession {
     }
 }
 
-pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
+pub fn wait_until(what: &str, f: impl FnMut() -> bool) {
+    wait_within(WAIT, what, f)
+}
+
+/// For what the app promises within a minute (reads made elsewhere).
+pub fn wait_until_long(what: &str, f: impl FnMut() -> bool) {
+    wait_within(Duration::from_secs(90), what, f)
+}
+
+fn wait_within(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(50));
@@ -320,6 +335,25 @@ impl Tray {
             session,
             item: None,
         }
+    }
+
+    /// Calls a command over the app's socket as the window does; its
+    /// answer (panics on an error answer).
+    pub fn ipc_call(&self, cmd: &str, args: serde_json::Value) -> serde_json::Value {
+        use std::io::{BufRead, BufReader, Write};
+        let socket = self.session.data_dir().join("app.sock");
+        let stream = std::os::unix::net::UnixStream::connect(&socket).expect("the app's socket");
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        let call = serde_json::json!({"type": "call", "id": 1, "cmd": cmd, "args": args});
+        writeln!(&stream, "{call}").unwrap();
+        let mut answer = String::new();
+        BufReader::new(&stream).read_line(&mut answer).unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert!(
+            answer["result"].get("Ok").is_some(),
+            "{cmd} failed: {answer}"
+        );
+        answer["result"]["Ok"].clone()
     }
 
     pub fn wait_line(&mut self, prefix: &str) -> String {

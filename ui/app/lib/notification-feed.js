@@ -256,17 +256,12 @@ function dataOf(n) {
 
 /**
  * Whether the signed-in user may approve or decline this booking request
- * here: a pending booking, and the user is its landlord.
- * @param {StoredNotification} n @param {AccountInfo|null|undefined} account
+ * here. The core decides (the same rule its popups follow); this only reads
+ * its answer.
+ * @param {StoredNotification} n
  */
-export function canDecideBooking(n, account) {
-  if (normalizeKind(n.kind) !== 'booking') return false;
-  const data = dataOf(n);
-  if (typeof data.status !== 'string' || data.status.toLowerCase() !== 'pending') return false;
-  if (!account) return false;
-  if (account.role === 'landlord') return true;
-  const landlord = idOf(data.landlord_id);
-  return landlord != null && account.user_id != null && landlord === Number(account.user_id);
+export function canDecideBooking(n) {
+  return n.can_decide === true;
 }
 
 /**

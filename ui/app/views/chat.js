@@ -221,7 +221,7 @@ export function createChatView({ store, actions, timeOptions = {} }) {
     }
     if (open && (!prev || c !== p || newMinute || s.status?.account !== prev.status?.account)) renderThread(s);
     if (open && c.sentSeq !== p?.sentSeq && p) { composer.value = ''; fitComposer(); }
-    if (visible && open && c.otherId !== p?.otherId) composer.focus();
+    if (visible && open && (c.otherId !== p?.otherId || c.composeSeq !== p?.composeSeq)) composer.focus();
     if (visible && !open && p?.otherId != null) {
       const b = convButtons().find((x) => x.dataset.key === String(p.otherId));
       b?.focus();

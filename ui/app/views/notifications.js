@@ -67,7 +67,7 @@ export function notificationRow(n, o) {
   const at = notificationTimeMs(n);
   const titleId = `note-${n.local_id}-title`;
   const body = singleLine(n.body, 240);
-  const decide = canDecideBooking(n, o.account) || o.decision?.state === 'done';
+  const decide = canDecideBooking(n) || o.decision?.state === 'done';
   return h('article', {
     class: `note kind-${kind}${n.is_read ? '' : ' unread'}`,
     tabIndex: -1,
@@ -232,7 +232,7 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
     /** @param {StoredNotification} it */
     const signature = (it) => JSON.stringify([
       it.title, it.body, it.kind, it.is_read, it.created_at, it.received_at_ms,
-      canDecideBooking(it, account), n.decisions[it.local_id] ?? null,
+      canDecideBooking(it), n.decisions[it.local_id] ?? null,
       formatRelative(notificationTimeMs(it), s.now, timeOptions),
     ]);
     reconcile(feed, items, {
@@ -315,7 +315,7 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
         it.body ? h('p', { class: 'detail-text' }, it.body) : null,
         facts.length ? h('dl', { class: 'facts' }, facts.map((f) => h('div', { class: 'fact' }, h('dt', {}, f.label), h('dd', {}, f.value)))) : null,
         n.openLoading ? h('p', { class: 'muted' }, 'Loading details…') : null,
-        canDecideBooking(it, account) || decision?.state === 'done'
+        canDecideBooking(it) || decision?.state === 'done'
           ? h('div', { class: 'detail-actions' }, decisionControls(it, decision, (id, approve) => { void actions.decideBooking(id, approve); }))
           : null,
         chat ? h('div', { class: 'detail-actions' },
