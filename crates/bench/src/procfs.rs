@@ -293,10 +293,15 @@ mod tests {
 
     #[test]
     fn a_busy_grandchild_counts_in_the_tree() {
-        // An idle shell waiting on a busy loop it started: only the loop,
-        // a descendant, uses CPU.
+        // An idle shell waiting on what it started: a busy loop, which alone
+        // uses CPU, and a loop that wakes every 10 ms. A busy loop with a
+        // free core to itself may never be switched out (seen on an idle
+        // 2-core machine), so the wake-ups are what make switches certain.
         let mut parent = std::process::Command::new("sh")
-            .args(["-c", "while :; do :; done & wait"])
+            .args([
+                "-c",
+                "(while :; do :; done) & (while :; do sleep 0.01; done) & wait",
+            ])
             .spawn()
             .unwrap();
         let root = parent.id();
