@@ -168,6 +168,17 @@ fn wait_knows_the_landlord(tray: &Tray) {
     });
 }
 
+/// The app signed in as the landlord, with a tenant's booking request
+/// on screen as a popup; the booking's id.
+fn a_booking_request_on_screen() -> (Tray, Server, KillOnDrop, i64) {
+    let (tray, server, app) = running(("landlord", "landlord-pass"));
+    wait_knows_the_landlord(&tray);
+    let booking = server.control("booking_request", json!({"tenant":"tenant"}));
+    let booking_id = booking["booking_id"].as_i64().unwrap();
+    wait_displayed(&tray, "the request pops up", 1);
+    (tray, server, app, booking_id)
+}
+
 /// Waits until dunst shows `n` popups.
 fn wait_displayed(tray: &Tray, what: &str, n: u32) {
     wait_until(what, || tray.session.displayed() == n);
@@ -175,11 +186,7 @@ fn wait_displayed(tray: &Tray, what: &str, n: u32) {
 
 #[test]
 fn approve_from_a_popup_approves_the_booking_on_the_server() {
-    let (tray, server, mut app) = running(("landlord", "landlord-pass"));
-    wait_knows_the_landlord(&tray);
-    let booking = server.control("booking_request", json!({"tenant":"tenant"}));
-    let booking_id = booking["booking_id"].as_i64().unwrap();
-    wait_displayed(&tray, "the request pops up", 1);
+    let (tray, server, mut app, booking_id) = a_booking_request_on_screen();
     // The user chooses Approve in the popup, through dunst itself.
     tray.session
         .pick_action("approve")
@@ -212,11 +219,7 @@ fn approve_from_a_popup_approves_the_booking_on_the_server() {
 
 #[test]
 fn a_spoofed_action_from_another_bus_client_changes_nothing() {
-    let (tray, server, mut app) = running(("landlord", "landlord-pass"));
-    wait_knows_the_landlord(&tray);
-    let booking = server.control("booking_request", json!({"tenant":"tenant"}));
-    let booking_id = booking["booking_id"].as_i64().unwrap();
-    wait_displayed(&tray, "the request pops up", 1);
+    let (tray, server, mut app, booking_id) = a_booking_request_on_screen();
     // Another process on the session bus pretends to be the daemon, for
     // every id the daemon can have given out so far.
     for id in 1..=20 {

@@ -244,7 +244,7 @@ impl DesktopSession {
                 std::fs::write(
                     &config,
                     format!(
-                        "[global]\n  dmenu = {}\n[urgency_low]\n  timeout = 0\n[urgency_normal]\n  timeout = 0\n[urgency_critical]\n  timeout = 0\n",
+                        "[global]\n  markup = full\n  dmenu = {}\n[urgency_low]\n  timeout = 0\n[urgency_normal]\n  timeout = 0\n[urgency_critical]\n  timeout = 0\n",
                         pick.display()
                     ),
                 )
