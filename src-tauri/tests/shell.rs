@@ -615,3 +615,50 @@ fn the_window_socket_answers_and_shrugs_off_bad_input() {
     );
     terminate(&mut app);
 }
+
+#[test]
+fn the_sound_setting_reaches_the_daemon_without_a_restart() {
+    let (tray, server, mut app) = running(("tenant", "tenant-pass"));
+    let monitor = tray
+        .session
+        .command("dbus-monitor")
+        .arg("interface='org.freedesktop.Notifications',member='Notify'")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let notify = |title: &str| {
+        server.control(
+            "notify",
+            json!({"username":"tenant","title":title,"body":"b","notification_type":"message"}),
+        );
+    };
+    notify("Sounds off");
+    wait_displayed(&tray, "the first popup", 1);
+    // Settings: "Play a sound with popups", as the window sends it.
+    tray.ipc_call("set_policy", json!({"policy": {"sound": true}}));
+    notify("Sounds on");
+    wait_displayed(&tray, "the second popup", 2);
+    let _ = Command::new("kill").arg(monitor.id().to_string()).status();
+    let out = monitor.wait_with_output().unwrap();
+    let calls = String::from_utf8_lossy(&out.stdout).into_owned();
+    let call = |title: &str| {
+        calls
+            .split("member=Notify")
+            .find(|c| c.contains(title))
+            .unwrap_or_else(|| panic!("a Notify call for {title}: {calls}"))
+            .to_owned()
+    };
+    let off = call("Sounds off");
+    assert!(
+        off.contains("\"suppress-sound\"") && !off.contains("\"sound-name\""),
+        "{off}"
+    );
+    let on = call("Sounds on");
+    assert!(
+        on.contains("\"sound-name\"") && on.contains("message-new-instant"),
+        "{on}"
+    );
+    assert!(on.contains("\"desktop-entry\""), "{on}");
+    terminate(&mut app);
+}
