@@ -103,14 +103,7 @@ fn popups_carry_urgency_and_actions_and_the_screen_shows_them() {
     let tray = Tray::start(true);
     let server = Server::start();
     tray.login(&server.url, "landlord", "landlord-pass");
-    let monitor = tray
-        .session
-        .command("dbus-monitor")
-        .arg("interface='org.freedesktop.Notifications',member='Notify'")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let monitor = watch_notify_calls(&tray);
     let mut app = tray.launch(&["--hidden"]);
     wait_until("connected", || server.connections() >= 1);
     server.control(
@@ -141,9 +134,7 @@ fn popups_carry_urgency_and_actions_and_the_screen_shows_them() {
         .args(["-window", "root"])
         .arg(&shot)
         .status();
-    let _ = Command::new("kill").arg(monitor.id().to_string()).status();
-    let out = monitor.wait_with_output().unwrap();
-    let calls = String::from_utf8_lossy(&out.stdout).into_owned();
+    let calls = notify_calls(monitor);
     let maintenance = calls
         .split("member=Notify")
         .find(|c| c.contains("Boiler broken"))
@@ -166,6 +157,25 @@ fn wait_knows_the_landlord(tray: &Tray) {
     wait_until("the app knows the landlord", || {
         tray.ipc_call("get_status", json!({}))["account"]["role"] == "landlord"
     });
+}
+
+/// Starts recording every `Notify` call on the session bus, as the
+/// daemon receives them (actions and hints included).
+fn watch_notify_calls(tray: &Tray) -> std::process::Child {
+    tray.session
+        .command("dbus-monitor")
+        .arg("interface='org.freedesktop.Notifications',member='Notify'")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Stops the recording and gives what it saw.
+fn notify_calls(monitor: std::process::Child) -> String {
+    let _ = Command::new("kill").arg(monitor.id().to_string()).status();
+    let out = monitor.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The app signed in as the landlord, with a tenant's booking request
@@ -619,14 +629,7 @@ fn the_window_socket_answers_and_shrugs_off_bad_input() {
 #[test]
 fn the_sound_setting_reaches_the_daemon_without_a_restart() {
     let (tray, server, mut app) = running(("tenant", "tenant-pass"));
-    let monitor = tray
-        .session
-        .command("dbus-monitor")
-        .arg("interface='org.freedesktop.Notifications',member='Notify'")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let monitor = watch_notify_calls(&tray);
     let notify = |title: &str| {
         server.control(
             "notify",
@@ -639,9 +642,7 @@ fn the_sound_setting_reaches_the_daemon_without_a_restart() {
     tray.ipc_call("set_policy", json!({"policy": {"sound": true}}));
     notify("Sounds on");
     wait_displayed(&tray, "the second popup", 2);
-    let _ = Command::new("kill").arg(monitor.id().to_string()).status();
-    let out = monitor.wait_with_output().unwrap();
-    let calls = String::from_utf8_lossy(&out.stdout).into_owned();
+    let calls = notify_calls(monitor);
     let call = |title: &str| {
         calls
             .split("member=Notify")

@@ -628,6 +628,16 @@ struct LiveBatch {
     unread: Option<u64>,
 }
 
+/// A kind's summary of live notifications ("5 new booking requests").
+fn live_summary(kind: NotificationKind, count: u32) -> Popup {
+    Popup::notice(
+        PopupKey::Summary(kind),
+        policy::summary_text(kind, count),
+        "Open SmartHunt to see them all.".into(),
+        kind,
+    )
+}
+
 /// Popped rows are marked in the store in batches of this many, or at the
 /// next housekeeping tick.
 const POPPED_BATCH: usize = 64;
@@ -1174,12 +1184,7 @@ impl<'a> AccountRun<'a> {
         for (kind, count) in std::mem::take(&mut self.summaries.pending) {
             self.summaries.last_shown.insert(kind, now);
             self.summaries.shown.insert(kind, count);
-            self.ports_show(Popup::notice(
-                PopupKey::Summary(kind),
-                policy::summary_text(kind, count),
-                "Open SmartHunt to see them all.".into(),
-                kind,
-            ));
+            self.ports_show(live_summary(kind, count));
         }
     }
 
@@ -1300,12 +1305,7 @@ impl<'a> AccountRun<'a> {
             } else if self.summaries.shown.get(&kind) != Some(&left) {
                 self.summaries.shown.insert(kind, left);
                 // A recount is not news: it makes no sound.
-                let mut popup = Popup::notice(
-                    PopupKey::Summary(kind),
-                    policy::summary_text(kind, left),
-                    "Open SmartHunt to see them all.".into(),
-                    kind,
-                );
+                let mut popup = live_summary(kind, left);
                 popup.style.sound = None;
                 notifier.show(popup);
             }
