@@ -26,7 +26,7 @@ fn exit_code(e: &AccountError) -> u8 {
         AccountError::Session(s) => match s {
             SessionError::InvalidCredentials | SessionError::SignedOut(_) => 10,
             SessionError::Network(_) => 11,
-            SessionError::Tls(_) => 13,
+            SessionError::Tls(_) | SessionError::Redirected(_) => 13,
             SessionError::Keychain(_) => 12,
             SessionError::NotSignedIn => 3,
             SessionError::Server(_) | SessionError::Protocol(_) => 14,

@@ -14,7 +14,11 @@ use crate::protocol::{
 };
 use crate::secret::Sensitive;
 use crate::session::{Session, SessionError};
-use crate::transport::ServerUrl;
+use crate::transport::{read_capped, redirect_target, BodyError, ServerUrl, MAX_BODY_BYTES};
+
+/// The most items one page may bring; the rest of an oversized page is
+/// skipped (DRF sends 20).
+pub const MAX_PAGE_ITEMS: usize = 200;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -28,6 +32,11 @@ pub enum ApiError {
     Status(u16),
     #[error("the server's answer was not understood: {0}")]
     Decode(String),
+    /// API calls never follow a redirect; the address it named.
+    #[error("the server redirected to {0}; not followed (change the server address if that is where it moved)")]
+    Redirected(String),
+    #[error("the server's answer is larger than {} KiB; refused", .0 / 1024)]
+    TooLarge(usize),
     #[error("{0}")]
     Session(SessionError),
 }
@@ -128,10 +137,18 @@ impl Api {
                 token = self.refresh_after_refusal(&token).await?;
                 continue;
             }
+            if let Some(target) = redirect_target(&resp) {
+                return Err(ApiError::Redirected(target));
+            }
             if !status.is_success() {
                 return Err(ApiError::Status(status.as_u16()));
             }
-            let bytes = resp.bytes().await.map_err(ApiError::from_reqwest)?;
+            let bytes = read_capped(resp, MAX_BODY_BYTES)
+                .await
+                .map_err(|e| match e {
+                    BodyError::TooLarge(limit) => ApiError::TooLarge(limit),
+                    BodyError::Http(e) => ApiError::from_reqwest(e),
+                })?;
             if bytes.is_empty() {
                 return Ok(Value::Null);
             }
@@ -169,7 +186,19 @@ impl Api {
             other => other?,
         };
         let page: Page = serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))?;
-        let items = page.results.iter().filter_map(decode).collect();
+        if page.results.len() > MAX_PAGE_ITEMS {
+            tracing::warn!(
+                items = page.results.len(),
+                kept = MAX_PAGE_ITEMS,
+                "a page brought more items than any server sends; the rest are skipped"
+            );
+        }
+        let items = page
+            .results
+            .iter()
+            .take(MAX_PAGE_ITEMS)
+            .filter_map(decode)
+            .collect();
         Ok((items, page.next.is_some()))
     }
 
@@ -252,6 +281,8 @@ impl Api {
 
     pub async fn profile(&self) -> Result<Profile, ApiError> {
         let v = self.call(Method::GET, "api/users/profile/", None).await?;
-        serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))
+        serde_json::from_value(v)
+            .map(Profile::capped)
+            .map_err(|e| ApiError::Decode(e.to_string()))
     }
 }

@@ -9,6 +9,22 @@ use serde_json::{Map, Value};
 /// Largest text frame we accept; a larger one closes the socket with 1009.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
+/// What we keep of a server's text, in characters; more is cut on arrival
+/// and ends in [`CUT_MARK`], so nothing stored, shown or sent over IPC
+/// grows with what a server chooses to send.
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_BODY_CHARS: usize = 4_000;
+pub const MAX_CHAT_CHARS: usize = 10_000;
+/// Names, statuses and other short fields.
+pub const MAX_SHORT_CHARS: usize = 200;
+/// A notification's `data`, as JSON; a larger one keeps its short scalar
+/// fields (ids, names) and gains `"truncated": true`.
+pub const MAX_DATA_BYTES: usize = 8 * 1024;
+/// The most fields a cut `data` keeps.
+const MAX_DATA_FIELDS: usize = 32;
+/// Ends text that was cut.
+pub const CUT_MARK: char = '…';
+
 /// The kind of a notification, as `notification_type` on the wire.
 /// Anything unknown is `General`, as the protocol asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -189,7 +205,7 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
                 field: "recipient_id",
             })?,
             sender_name: string_field(&obj, "sender_name"),
-            content: string_field(&obj, "content").unwrap_or_default(),
+            content: text_field(&obj, "content", MAX_CHAT_CHARS).unwrap_or_default(),
             sent_at: time_field(&obj, "timestamp"),
             property_id: id_field(&obj, "property_id"),
             is_read: None,
@@ -218,7 +234,7 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
             marked_count: count_field(&obj, "marked_count").unwrap_or(0),
         },
         "error" => ServerFrame::Error {
-            message: string_field(&obj, "message").unwrap_or_default(),
+            message: text_field(&obj, "message", MAX_BODY_CHARS).unwrap_or_default(),
         },
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
@@ -231,8 +247,8 @@ fn notification_from_object(
     obj: &Map<String, Value>,
     id_key: &str,
 ) -> Result<IncomingNotification, DecodeError> {
-    let title = string_field(obj, "title");
-    let body = string_field(obj, "body");
+    let title = text_field(obj, "title", MAX_TITLE_CHARS);
+    let body = text_field(obj, "body", MAX_BODY_CHARS);
     if title.is_none() && body.is_none() {
         return Err(DecodeError::MissingField {
             frame: "notification",
@@ -245,7 +261,7 @@ fn notification_from_object(
         .map(NotificationKind::from_wire)
         .unwrap_or(NotificationKind::General);
     let data = match obj.get("data") {
-        Some(Value::Object(m)) => m.clone(),
+        Some(Value::Object(m)) => cap_data(m.clone()),
         _ => Map::new(),
     };
     let created_at = time_field(obj, "timestamp").or_else(|| time_field(obj, "created_at"));
@@ -280,12 +296,17 @@ fn count_field(obj: &Map<String, Value>, key: &str) -> Option<u64> {
         .map(|n| u64::try_from(n).unwrap_or(0))
 }
 
-fn string_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
+/// A text field, cut to `max` characters.
+fn text_field(obj: &Map<String, Value>, key: &str, max: usize) -> Option<String> {
     match obj.get(key)? {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(cap_text(s.clone(), max)),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+fn string_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    text_field(obj, key, MAX_SHORT_CHARS)
 }
 
 fn time_field(obj: &Map<String, Value>, key: &str) -> Option<DateTime<Utc>> {
@@ -307,6 +328,40 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
+}
+
+/// `s` cut to `max` characters, the last one [`CUT_MARK`] when it was cut.
+pub fn cap_text(mut s: String, max: usize) -> String {
+    if let Some((at, _)) = s.char_indices().nth(max) {
+        let keep = s[..at]
+            .char_indices()
+            .nth(max.saturating_sub(1))
+            .map_or(at, |(i, _)| i);
+        s.truncate(keep);
+        s.push(CUT_MARK);
+    }
+    s
+}
+
+/// A notification's `data`, bounded: kept whole when small, else only its
+/// scalar fields (strings cut short) and a `truncated` flag.
+fn cap_data(data: Map<String, Value>) -> Map<String, Value> {
+    let size = serde_json::to_vec(&data).map_or(usize::MAX, |v| v.len());
+    if size <= MAX_DATA_BYTES {
+        return data;
+    }
+    let mut kept: Map<String, Value> = data
+        .into_iter()
+        .filter(|(k, _)| k.len() <= 64)
+        .filter_map(|(k, v)| match v {
+            Value::String(s) => Some((k, Value::String(cap_text(s, MAX_SHORT_CHARS)))),
+            Value::Number(_) | Value::Bool(_) | Value::Null => Some((k, v)),
+            Value::Array(_) | Value::Object(_) => None,
+        })
+        .take(MAX_DATA_FIELDS)
+        .collect();
+    kept.insert("truncated".into(), Value::Bool(true));
+    kept
 }
 
 /// Client -> server frames.
@@ -378,7 +433,7 @@ pub fn chat_message_from_rest(v: &Value) -> Option<ChatMessage> {
         sender_id: id_field(obj, "sender")?,
         recipient_id: id_field(obj, "receiver")?,
         sender_name: None,
-        content: string_field(obj, "content").unwrap_or_default(),
+        content: text_field(obj, "content", MAX_CHAT_CHARS).unwrap_or_default(),
         sent_at: time_field(obj, "timestamp"),
         property_id: id_field(obj, "property"),
         is_read: obj.get("is_read").and_then(Value::as_bool),
@@ -419,6 +474,18 @@ pub struct Profile {
     pub email: String,
     #[serde(default)]
     pub role: String,
+}
+
+impl Profile {
+    /// The profile with its text cut like every other server text.
+    pub fn capped(self) -> Self {
+        Self {
+            username: cap_text(self.username, MAX_SHORT_CHARS),
+            email: cap_text(self.email, MAX_SHORT_CHARS),
+            role: cap_text(self.role, MAX_SHORT_CHARS),
+            ..self
+        }
+    }
 }
 
 fn de_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -513,6 +580,45 @@ mod tests {
             r#"{"type":"get_unread_count"}"#
         );
         assert_eq!(ClientFrame::Ping.to_json(), r#"{"type":"ping"}"#);
+    }
+
+    #[test]
+    fn oversized_text_and_data_are_cut_on_arrival_and_marked() {
+        let huge = "é".repeat(1 << 20);
+        let mut data = serde_json::json!({"booking_id": 7, "sender_name": "Tom"});
+        data["blob"] = Value::String(huge.clone());
+        data["list"] = serde_json::json!([1, 2, 3]);
+        let frame = serde_json::json!({
+            "type": "notification", "title": huge, "body": huge,
+            "notification_type": "booking", "data": data, "notification_id": 1,
+        });
+        let ServerFrame::Notification {
+            notification: n, ..
+        } = decode_server_frame(&frame.to_string()).unwrap()
+        else {
+            panic!("not a notification")
+        };
+        assert_eq!(n.title.chars().count(), MAX_TITLE_CHARS);
+        assert!(n.title.ends_with(CUT_MARK));
+        assert_eq!(n.body.chars().count(), MAX_BODY_CHARS);
+        assert_eq!(n.data["booking_id"], 7);
+        assert_eq!(n.data["sender_name"], "Tom");
+        assert_eq!(n.data["truncated"], true);
+        assert!(n.data.get("list").is_none());
+        assert!(serde_json::to_vec(&n.data).unwrap().len() <= MAX_DATA_BYTES);
+
+        let chat = serde_json::json!({
+            "type": "chat_message", "sender_id": 1, "recipient_id": 2,
+            "sender_name": huge, "content": huge,
+        });
+        let ServerFrame::ChatMessage(m) = decode_server_frame(&chat.to_string()).unwrap() else {
+            panic!("not a chat message")
+        };
+        assert_eq!(m.content.chars().count(), MAX_CHAT_CHARS);
+        assert_eq!(m.sender_name.unwrap().chars().count(), MAX_SHORT_CHARS);
+        // Short text is kept as it is.
+        assert_eq!(cap_text("abc".into(), 3), "abc");
+        assert_eq!(cap_text("abcd".into(), 3), "ab…");
     }
 
     #[test]

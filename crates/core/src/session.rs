@@ -38,6 +38,10 @@ pub enum SessionError {
     Server(u16),
     #[error("the server answered something unexpected: {0}")]
     Protocol(String),
+    /// Sign-in and refresh never follow a redirect: it would carry the
+    /// password or the refresh token to wherever it points.
+    #[error("the server redirected to {0}; not followed (change the server address if that is where it moved)")]
+    Redirected(String),
     #[error(transparent)]
     Keychain(#[from] SecretStoreError),
 }
@@ -45,7 +49,10 @@ pub enum SessionError {
 impl SessionError {
     /// Worth retrying later by itself (network, 5xx); the others need the user.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Network(_) | Self::Server(_) | Self::Protocol(_))
+        matches!(
+            self,
+            Self::Network(_) | Self::Server(_) | Self::Protocol(_) | Self::Redirected(_)
+        )
     }
 
     fn from_reqwest(e: reqwest::Error) -> Self {
@@ -106,6 +113,9 @@ impl Credentials {
 /// Reads the `exp` claim (unix seconds) of a JWT without verifying it: we
 /// only need to know when to refresh; the server verifies.
 pub fn jwt_expiry(token: &str) -> Option<i64> {
+    if token.len() > MAX_TOKEN_CHARS {
+        return None;
+    }
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
@@ -121,7 +131,39 @@ pub fn jwt_expiry(token: &str) -> Option<i64> {
 /// True when the token should be refreshed at `now` (unix seconds). A token
 /// without a readable `exp` is used until the server refuses it.
 pub fn needs_refresh(token: &str, now_secs: i64) -> bool {
-    jwt_expiry(token).is_some_and(|exp| exp - REFRESH_MARGIN_SECS <= now_secs)
+    jwt_expiry(token).is_some_and(|exp| exp.saturating_sub(REFRESH_MARGIN_SECS) <= now_secs)
+}
+
+/// The most of a token we read claims from: JWTs are a few hundred bytes.
+const MAX_TOKEN_CHARS: usize = 16 * 1024;
+
+/// Decodes a sign-in or refresh answer: refused unless a 2xx, read with a
+/// cap, and its tokens must be short printable text (they go into headers
+/// and the socket URL).
+async fn token_answer<T: serde::de::DeserializeOwned>(
+    resp: reqwest::Response,
+    what: &str,
+) -> Result<T, SessionError> {
+    let body = crate::transport::read_capped(resp, crate::transport::MAX_TOKEN_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            crate::transport::BodyError::TooLarge(_) => {
+                SessionError::Protocol(format!("the {what} answer is too large"))
+            }
+            crate::transport::BodyError::Http(e) => SessionError::from_reqwest(e),
+        })?;
+    serde_json::from_slice(&body)
+        .map_err(|_| SessionError::Protocol(format!("the {what} answer lacks tokens")))
+}
+
+/// A token fit to send back: bounded, printable ASCII.
+fn checked_token(t: String, what: &str) -> Result<Sensitive, SessionError> {
+    if t.is_empty() || t.len() > MAX_TOKEN_CHARS || !t.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(SessionError::Protocol(format!(
+            "the {what} answer holds no usable token"
+        )));
+    }
+    Ok(Sensitive::new(t))
 }
 
 /// Runs a keychain call on a blocking thread with a deadline, so a keychain
@@ -160,10 +202,10 @@ impl Session {
         stay_signed_in: bool,
         secrets: Arc<dyn SecretStore>,
     ) -> Result<Session, SessionError> {
-        let pair = obtain_pair(transport.http(), server, username, password).await?;
+        let (access, refresh) = obtain_pair(transport.http(), server, username, password).await?;
         let creds = Credentials {
-            access: Sensitive::new(pair.access),
-            refresh: Sensitive::new(pair.refresh),
+            access,
+            refresh,
             password: stay_signed_in.then(|| password.clone()),
         };
         let session = Session {
@@ -248,13 +290,13 @@ impl Session {
             .send()
             .await
             .map_err(SessionError::from_reqwest)?;
+        if let Some(target) = crate::transport::redirect_target(&resp) {
+            return Err(SessionError::Redirected(target));
+        }
         match resp.status() {
             s if s.is_success() => {
-                let body: AccessToken = resp
-                    .json()
-                    .await
-                    .map_err(|_| SessionError::Protocol("refresh answer has no access".into()))?;
-                self.creds.access = Sensitive::new(body.access);
+                let body: AccessToken = token_answer(resp, "refresh").await?;
+                self.creds.access = checked_token(body.access, "refresh")?;
                 self.save().await
             }
             StatusCode::UNAUTHORIZED => self.sign_in_again().await,
@@ -275,8 +317,7 @@ impl Session {
         };
         match obtain_pair(&self.http, &self.server, &self.username, &password).await {
             Ok(pair) => {
-                self.creds.access = Sensitive::new(pair.access);
-                self.creds.refresh = Sensitive::new(pair.refresh);
+                (self.creds.access, self.creds.refresh) = pair;
                 self.save().await
             }
             Err(SessionError::InvalidCredentials) => Err(SessionError::SignedOut(
@@ -302,7 +343,7 @@ async fn obtain_pair(
     server: &ServerUrl,
     username: &str,
     password: &Sensitive,
-) -> Result<TokenPair, SessionError> {
+) -> Result<(Sensitive, Sensitive), SessionError> {
     let resp = http
         .post(server.api("api/token/"))
         .json(&TokenRequest {
@@ -312,11 +353,17 @@ async fn obtain_pair(
         .send()
         .await
         .map_err(SessionError::from_reqwest)?;
+    if let Some(target) = crate::transport::redirect_target(&resp) {
+        return Err(SessionError::Redirected(target));
+    }
     match resp.status() {
-        s if s.is_success() => resp
-            .json()
-            .await
-            .map_err(|_| SessionError::Protocol("sign-in answer lacks tokens".into())),
+        s if s.is_success() => {
+            let pair: TokenPair = token_answer(resp, "sign-in").await?;
+            Ok((
+                checked_token(pair.access, "sign-in")?,
+                checked_token(pair.refresh, "sign-in")?,
+            ))
+        }
         StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN => {
             Err(SessionError::InvalidCredentials)
         }
@@ -351,6 +398,10 @@ mod tests {
         assert!(needs_refresh(&t, 940));
         assert!(needs_refresh(&t, 2000));
         assert!(!needs_refresh("opaque", 2000));
+        // An absurd exp saturates instead of overflowing.
+        assert!(needs_refresh(&jwt(r#"{"exp":-9223372036854775808}"#), 0));
+        assert!(!needs_refresh(&jwt(r#"{"exp":9223372036854775807}"#), 0));
+        assert!(!needs_refresh(&jwt(r#"{"exp":1e300}"#), 0));
     }
 
     #[test]

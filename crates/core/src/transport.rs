@@ -41,6 +41,75 @@ pub enum TransportError {
     Timeout,
 }
 
+/// The most a REST answer may hold; a larger one is refused unread. DRF's
+/// pages of 20 are a few KiB, so this leaves room and bounds memory.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// The most a sign-in or refresh answer (two tokens) may hold.
+pub const MAX_TOKEN_BODY_BYTES: usize = 64 * 1024;
+/// The most a proxy's answer to `CONNECT` may hold, status line and headers.
+const MAX_PROXY_HEAD_BYTES: usize = 16 * 1024;
+
+/// Why a REST answer's body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// Larger than the cap: refused, and the connection dropped.
+    TooLarge(usize),
+    Http(reqwest::Error),
+}
+
+/// Reads an answer's body, refusing it as soon as it outgrows `limit`: by
+/// `Content-Length` before a byte is read, else while it streams.
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, BodyError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Http)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Where a redirect points, for an error message: API calls never follow
+/// one (a `308` would resend the password to wherever it points). The query
+/// is dropped and the text cut, so nothing the server chose is logged whole.
+pub(crate) fn redirect_target(resp: &reqwest::Response) -> Option<String> {
+    if !resp.status().is_redirection() {
+        return None;
+    }
+    let raw = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let shown = match resp.url().join(&raw) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_password(None);
+            let _ = u.set_username("");
+            u.to_string()
+        }
+        Err(_) => raw,
+    };
+    let shown: String = shown
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    Some(if shown.is_empty() {
+        format!("HTTP {} without a location", resp.status().as_u16())
+    } else {
+        shown
+    })
+}
+
 impl TransportError {
     /// 401/403 at the handshake: the token (or the origin) was refused.
     pub fn is_auth_refusal(&self) -> bool {
@@ -180,9 +249,8 @@ impl ServerUrl {
     }
 
     fn host_port(&self) -> (String, u16) {
-        let host = self.base.host_str().unwrap_or_default().to_owned();
         let port = self.base.port_or_known_default().unwrap_or(80);
-        (host, port)
+        (connect_host(&self.base).unwrap_or_default(), port)
     }
 }
 
@@ -213,6 +281,7 @@ impl Transport {
             .use_preconfigured_tls((*tls).clone())
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .proxy(reqwest::Proxy::custom(|u| proxy_for(u, &env_proxies())))
             .user_agent(concat!("SmartHunt-Desktop/", env!("CARGO_PKG_VERSION")))
@@ -370,17 +439,48 @@ pub fn proxy_for(target: &Url, env: &ProxyEnv) -> Option<Url> {
     Url::parse(&with_scheme).ok()
 }
 
+/// The host of `url` as a socket address takes it: an IPv6 literal without
+/// the brackets a URL writes around it (`[::1]` is not a name to look up).
+fn connect_host(url: &Url) -> Option<String> {
+    match url.host()? {
+        url::Host::Ipv6(ip) => Some(ip.to_string()),
+        url::Host::Ipv4(ip) => Some(ip.to_string()),
+        url::Host::Domain(d) => Some(d.to_owned()),
+    }
+}
+
+/// Reads one line of the proxy's answer head, `budget` bytes at most for
+/// the whole head: a proxy that never ends a line or its headers is refused.
+async fn read_head_line<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    budget: &mut usize,
+) -> Result<Vec<u8>, TransportError> {
+    use tokio::io::AsyncReadExt;
+    let mut line = Vec::new();
+    let n = reader
+        .take(*budget as u64)
+        .read_until(b'\n', &mut line)
+        .await
+        .map_err(|e| TransportError::Network(format!("proxy: {e}")))?;
+    *budget -= n;
+    if n > 0 && !line.ends_with(b"\n") {
+        return Err(TransportError::Proxy(
+            "the proxy's answer is too long or cut off".into(),
+        ));
+    }
+    Ok(line)
+}
+
 /// Opens a TCP tunnel through an HTTP proxy with `CONNECT host:port`.
 async fn connect_via_proxy(
     proxy: &Url,
     host: &str,
     port: u16,
 ) -> Result<TcpStream, TransportError> {
-    let proxy_host = proxy
-        .host_str()
+    let proxy_host = connect_host(proxy)
         .ok_or_else(|| TransportError::Proxy("the proxy address has no host".into()))?;
     let proxy_port = proxy.port_or_known_default().unwrap_or(3128);
-    let mut stream = TcpStream::connect((proxy_host, proxy_port))
+    let mut stream = TcpStream::connect((proxy_host.as_str(), proxy_port))
         .await
         .map_err(|e| TransportError::Network(format!("proxy: {e}")))?;
     let authority = if host.contains(':') {
@@ -405,27 +505,19 @@ async fn connect_via_proxy(
         .await
         .map_err(|e| TransportError::Network(format!("proxy: {e}")))?;
 
-    // Read the proxy's answer head byte by byte-ish through a BufReader; the
-    // tunnel starts right after the blank line, and CONNECT answers carry no
-    // body, so nothing past it is buffered.
+    // The tunnel starts right after the blank line, and CONNECT answers
+    // carry no body, so nothing past it may be buffered.
     let mut reader = BufReader::new(&mut stream);
-    let mut status_line = String::new();
-    reader
-        .read_line(&mut status_line)
-        .await
-        .map_err(|e| TransportError::Network(format!("proxy: {e}")))?;
-    let status = status_line
+    let mut budget = MAX_PROXY_HEAD_BYTES;
+    let status_line = read_head_line(&mut reader, &mut budget).await?;
+    let status = String::from_utf8_lossy(&status_line)
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
         .and_then(|s| StatusCode::from_u16(s).ok());
     loop {
-        let mut line = String::new();
-        let n = reader
-            .read_line(&mut line)
-            .await
-            .map_err(|e| TransportError::Network(format!("proxy: {e}")))?;
-        if n == 0 || line == "\r\n" || line == "\n" {
+        let line = read_head_line(&mut reader, &mut budget).await?;
+        if line.is_empty() || line == b"\r\n" || line == b"\n" {
             break;
         }
     }

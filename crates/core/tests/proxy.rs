@@ -76,6 +76,8 @@ impl Drop for ProxyEnv {
 enum Mode {
     Tunnel,
     Refuse(u16),
+    /// A status line that never ends: a broken or hostile proxy.
+    EndlessLine,
 }
 
 /// A minimal HTTP proxy: `CONNECT host:port` opens a TCP tunnel (bytes
@@ -97,7 +99,11 @@ struct ProxyLog {
 
 impl ConnectProxy {
     fn bind(mode: Mode) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        Self::bind_on("127.0.0.1:0", mode)
+    }
+
+    fn bind_on(addr: &str, mode: Mode) -> Self {
+        let listener = std::net::TcpListener::bind(addr).expect("bind proxy");
         listener.set_nonblocking(true).expect("non-blocking");
         Self { listener, mode }
     }
@@ -163,6 +169,12 @@ async fn serve_client(mut client: TcpStream, mode: Mode, tunnels: Arc<Mutex<Vec<
         ("CONNECT", Some(authority), Mode::Tunnel) => authority.to_owned(),
         ("CONNECT", Some(_), Mode::Refuse(status)) => {
             let _ = client.write_all(refuse(status).as_bytes()).await;
+            return;
+        }
+        ("CONNECT", Some(_), Mode::EndlessLine) => {
+            let _ = client.write_all(b"HTTP/1.1 200 ").await;
+            let junk = [b'x'; 16 * 1024];
+            while client.write_all(&junk).await.is_ok() {}
             return;
         }
         _ => {
@@ -288,6 +300,14 @@ async fn open_socket(
         .await
 }
 
+/// The error of a socket that the proxy does not let through, in time.
+async fn refused_socket(h: &Harness, pki: &TestPki) -> TransportError {
+    tokio::time::timeout(WAIT, open_socket(h, pki, TENANT))
+        .await
+        .expect("the socket gives up in time")
+        .expect_err("no tunnel, no socket")
+}
+
 #[test]
 fn no_proxy_for_localhost_bypasses_the_proxy_for_rest_and_the_websocket() {
     let pki = TestPki::new();
@@ -322,10 +342,7 @@ fn a_proxy_refusing_the_tunnel_fails_sign_in_and_the_socket_with_a_proxy_error()
         let h = tls_harness(&pki).await;
 
         // The socket: the core's own CONNECT client reports the refusal.
-        let err = tokio::time::timeout(WAIT, open_socket(&h, &pki, TENANT))
-            .await
-            .expect("the socket gives up in time")
-            .expect_err("no tunnel, no socket");
+        let err = refused_socket(&h, &pki).await;
         assert!(
             matches!(&err, TransportError::Proxy(m) if m.contains("403")),
             "{err:?}"
@@ -343,6 +360,61 @@ fn a_proxy_refusing_the_tunnel_fails_sign_in_and_the_socket_with_a_proxy_error()
         assert!(
             message.contains("proxy") || message.contains("tunnel"),
             "the sign-in error should say the proxy refused the tunnel: {err}"
+        );
+    });
+}
+
+#[test]
+fn an_ipv6_literal_server_is_reached_through_a_proxy_on_an_ipv6_literal() {
+    let proxy = ConnectProxy::bind_on("[::1]:0", Mode::Tunnel);
+    let url = proxy.url();
+    assert!(url.starts_with("http://[::1]:"), "{url}");
+    let vars = [("HTTP_PROXY", url.as_str())];
+    with_proxy_env(proxy, &vars, |proxy| async move {
+        let h = Harness::with_config(smarthunt_devserver::DevServerConfig {
+            addr: "[::1]:0".parse().expect("v6 loopback"),
+            ..Default::default()
+        })
+        .await;
+        let (access, _) = h
+            .server
+            .as_ref()
+            .unwrap()
+            .tokens(TENANT.0, TENANT.1)
+            .await
+            .expect("tokens");
+        let transport = Transport::new(&TransportOptions::default()).expect("transport");
+        let server_url = ServerUrl::parse(&h.base_url, false).expect("server url");
+        let socket = tokio::time::timeout(
+            WAIT,
+            transport.connect_socket(&server_url, &Sensitive::new(access)),
+        )
+        .await
+        .expect("in time")
+        .expect("ws to [::1] through the proxy on [::1]");
+        drop(socket);
+        let authority = h.base_url.trim_start_matches("http://").to_owned();
+        assert_eq!(
+            proxy.tunnels(),
+            vec![authority],
+            "one tunnel, to [::1]:port"
+        );
+        assert_eq!(h.server.as_ref().unwrap().stats().handshakes_total, 1);
+    });
+}
+
+#[test]
+fn a_proxy_answer_that_never_ends_is_refused_not_buffered() {
+    let pki = TestPki::new();
+    let proxy = ConnectProxy::bind(Mode::EndlessLine);
+    let url = proxy.url();
+    let vars = [("HTTPS_PROXY", url.as_str())];
+    with_proxy_env(proxy, &vars, |_proxy| async move {
+        let h = tls_harness(&pki).await;
+        let err = refused_socket(&h, &pki).await;
+        assert!(
+            matches!(&err, TransportError::Proxy(m) if m.contains("too long")),
+            "{err:?}"
         );
     });
 }

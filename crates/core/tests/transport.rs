@@ -177,3 +177,22 @@ async fn malformed_ca_file_is_a_ca_file_error_naming_its_path() {
         "nothing is sent with a broken TLS setup"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_literal_server_gets_rest_and_the_websocket() {
+    let mut h = Harness::with_config(smarthunt_devserver::DevServerConfig {
+        addr: "[::1]:0".parse().expect("v6 loopback"),
+        ..Default::default()
+    })
+    .await;
+    assert!(h.base_url.starts_with("http://[::1]:"), "{}", h.base_url);
+    h.login(TENANT, false).await;
+    let (_engine, popups) = start_engine_watching_popups(&mut h);
+    wait_documented_socket(&h).await;
+    push_and_wait_popup(&h, &popups, "tenant", "Rent reminder over IPv6").await;
+    assert!(
+        server(&h).stats().handshakes_total >= 1,
+        "the socket connected"
+    );
+    h.stop_engine().await;
+}

@@ -37,7 +37,7 @@ fn session_code(e: &SessionError) -> &'static str {
         SessionError::NotSignedIn => "not_signed_in",
         SessionError::Network(_) => "unreachable",
         // The user must give a CA file or fix the address.
-        SessionError::Tls(_) => "bad_input",
+        SessionError::Tls(_) | SessionError::Redirected(_) => "bad_input",
         SessionError::Server(_) | SessionError::Protocol(_) => "server",
         SessionError::Keychain(_) => "keychain",
     }
@@ -66,7 +66,10 @@ impl From<EngineError> for IpcError {
                 ApiError::SignedOut(_) => "signed_out",
                 ApiError::Network { .. } => "unreachable",
                 ApiError::Status(404) => "bad_input",
-                ApiError::Status(_) | ApiError::Decode(_) => "server",
+                ApiError::Status(_)
+                | ApiError::Decode(_)
+                | ApiError::Redirected(_)
+                | ApiError::TooLarge(_) => "server",
                 ApiError::Session(s) => session_code(s),
             },
         };

@@ -323,9 +323,45 @@ async fn connection(app: Arc<App>, stream: UnixStream) {
     app.window.detach(&tx);
 }
 
+/// The answer to call `id`. One too long for the window to read becomes an
+/// error for that call alone: sent whole, it would end the connection.
 fn reply(id: u64, result: Result<serde_json::Value, IpcError>) -> ToWindow {
+    let result = match result {
+        Ok(v) if ipc::encoded_len(&v) > ipc::MAX_REPLY_LINE - REPLY_ENVELOPE => {
+            tracing::warn!(id, "an answer too long for the window; refused");
+            Err(IpcError::new(
+                "server",
+                "The answer is too large to show; nothing was changed.",
+            ))
+        }
+        other => other,
+    };
     ToWindow::Reply {
         id,
         result: result.map_err(|e| serde_json::to_value(e).unwrap_or_default()),
+    }
+}
+
+/// Room for a reply's own fields around its value.
+const REPLY_ENVELOPE: usize = 256;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_too_long_for_the_window_fails_that_call_alone() {
+        let rows = serde_json::Value::String("x".repeat(ipc::MAX_REPLY_LINE));
+        let ToWindow::Reply { id, result } = reply(4, Ok(rows)) else {
+            panic!("not a reply")
+        };
+        let err = result.expect_err("refused");
+        assert_eq!((id, err["code"].as_str()), (4, Some("server")));
+        assert!(ipc::encoded_len(&err) < 1024);
+        let small = serde_json::json!({"rows": [1, 2]});
+        let ToWindow::Reply { result, .. } = reply(5, Ok(small.clone())) else {
+            panic!("not a reply")
+        };
+        assert_eq!(result, Ok(small), "an answer that fits goes as it is");
     }
 }
