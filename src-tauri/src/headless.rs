@@ -154,6 +154,8 @@ pub(crate) async fn wait_for_signal() {
 /// in-memory keychain, signed in as the landlord.
 pub struct Demo {
     pub dir: PathBuf,
+    /// A fresh private dir (mkdtemp, 0700), removed with the demo.
+    temp: tempfile::TempDir,
     pub server: smarthunt_devserver::DevServer,
     pub secrets: Arc<dyn SecretStore>,
     _log: Option<tracing_appender::non_blocking::WorkerGuard>,
@@ -164,7 +166,14 @@ impl Demo {
     pub async fn start() -> Result<Demo, u8> {
         use smarthunt_devserver::{DevServer, DevServerConfig, LANDLORD};
 
-        let dir = std::env::temp_dir().join(format!("smarthunt-demo-{}", std::process::id()));
+        let temp = tempfile::Builder::new()
+            .prefix("smarthunt-demo-")
+            .tempdir()
+            .map_err(|e| {
+                eprintln!("smarthunt-tray: cannot create the demo's data dir: {e}");
+                1
+            })?;
+        let dir = temp.path().to_owned();
         let log = logging::init(&dir);
         let server = DevServer::start(DevServerConfig {
             scenario_interval: Some(std::time::Duration::from_secs(4)),
@@ -188,12 +197,14 @@ impl Demo {
             return Err(exit_code(&e));
         }
         println!(
-            "SmartHunt demo: dev server at {}, signed in as `{}`. New bookings, messages and maintenance requests pop up every few seconds. Quit from the tray menu (or Ctrl-C).",
+            "SmartHunt demo: dev server at {}, signed in as `{}`. New bookings, messages and maintenance requests pop up every few seconds. Quit from the tray menu (or Ctrl-C).\nIts data, removed at exit: {}",
             server.base_url(),
-            LANDLORD.0
+            LANDLORD.0,
+            dir.display()
         );
         Ok(Demo {
             dir,
+            temp,
             server,
             secrets,
             _log: log,
@@ -203,7 +214,9 @@ impl Demo {
     /// Stops the server and removes the throwaway data.
     pub async fn stop(self) {
         self.server.shutdown().await;
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Err(e) = self.temp.close() {
+            eprintln!("smarthunt-tray: cannot remove the demo's data: {e}");
+        }
     }
 }
 

@@ -1,6 +1,8 @@
-//! Logs to stderr and to a daily-rotating file under `<data dir>/logs`,
-//! with anything that looks like a token scrubbed from every line before it
-//! is written anywhere.
+//! Logs to stderr and to a daily-rotating file under `<data dir>/logs`.
+//! Every line (panics too) is cleaned before it is written anywhere:
+//! terminal codes stripped, the exact secrets this process holds scrubbed,
+//! and whatever still looks like a token (`eyJ…`, `token=`, `"refresh":"…"`,
+//! any case) redacted.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -8,35 +10,69 @@ use std::path::Path;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// Replaces JWTs (`eyJ...`) and `token=` query values with `<redacted>`.
+/// Where a value that looks secret starts, lowercase; it runs to the next
+/// quote, separator or space.
+const MARKERS: [&str; 9] = [
+    "token=",
+    "password=",
+    "refresh=",
+    "access=",
+    "\"access\":\"",
+    "\"refresh\":\"",
+    "\"password\":\"",
+    "\"token\":\"",
+    "bearer ",
+];
+
+fn ends_secret(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '"' | '\'' | '&' | ',' | ';' | '<' | '>' | '}' | ')' | '\\'
+        )
+}
+
+/// Redacts JWTs (`eyJ…`) and the values after [`MARKERS`], matched
+/// without regard to case.
 pub fn redact(line: &str) -> String {
+    let lower = line.to_ascii_lowercase();
     let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    loop {
-        let jwt = rest.find("eyJ");
-        let query = rest.find("token=");
-        let next = match (jwt, query) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+    let mut at = 0;
+    while at < line.len() {
+        let next = std::iter::once(lower[at..].find("eyj").map(|i| (i, 0)))
+            .chain(
+                MARKERS
+                    .iter()
+                    .map(|m| lower[at..].find(m).map(|i| (i, m.len()))),
+            )
+            .flatten()
+            .min_by_key(|&(i, _)| i);
+        let Some((offset, marker_len)) = next else {
+            break;
         };
-        let Some(at) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        let (before, from) = rest.split_at(at);
-        out.push_str(before);
-        let skip = if from.starts_with("token=") {
-            out.push_str("token=");
-            6
-        } else {
-            0
-        };
-        let secret_len = from[skip..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '%')))
-            .unwrap_or(from.len() - skip);
+        let start = at + offset + marker_len;
+        let len = line[start..]
+            .find(ends_secret)
+            .unwrap_or(line.len() - start);
+        if len == 0 {
+            out.push_str(&line[at..start]);
+            at = start;
+            continue;
+        }
+        out.push_str(&line[at..start]);
         out.push_str("<redacted>");
-        rest = &from[skip + secret_len..];
+        at = start + len;
     }
+    out.push_str(&line[at..]);
+    out
+}
+
+/// What a line becomes before it is written: plain text, no secret.
+pub fn clean(raw: &[u8]) -> String {
+    let plain = strip_ansi_escapes::strip(raw);
+    let text = String::from_utf8_lossy(&plain);
+    redact(&smarthunt_core::secret::scrub(&text))
 }
 
 /// A writer that redacts each buffer before passing it on.
@@ -44,8 +80,7 @@ pub struct Redacting<W>(W);
 
 impl<W: Write> Write for Redacting<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        self.0.write_all(redact(&text).as_bytes())?;
+        self.0.write_all(clean(buf).as_bytes())?;
         Ok(buf.len())
     }
 
@@ -78,6 +113,7 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     tracing_subscriber::fmt::layer()
+        .with_ansi(false)
         .with_writer(RedactingMake(io::stderr))
         .with_target(false)
         .with_filter(filter(levels))
@@ -91,6 +127,24 @@ pub fn init_stderr() {
     let _ = tracing_subscriber::registry()
         .with(stderr_layer("warn"))
         .try_init();
+    clean_panics();
+}
+
+/// Panics are written like every other line: cleaned, to the log (and so
+/// to stderr), with a backtrace when `RUST_BACKTRACE` asks for one.
+fn clean_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let backtrace = std::backtrace::Backtrace::capture();
+        let text = match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => format!("{info}\n{backtrace}"),
+            _ => info.to_string(),
+        };
+        if tracing::dispatcher::has_been_set() {
+            tracing::error!("panic: {text}");
+        } else {
+            let _ = io::stderr().write_all(clean(format!("panic: {text}\n").as_bytes()).as_bytes());
+        }
+    }));
 }
 
 /// Starts logging; keep the guard alive for the life of the process so the
@@ -100,7 +154,9 @@ pub fn init(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGua
     use tracing_subscriber::util::SubscriberInitExt;
 
     let stderr = stderr_layer(TRAY_LEVELS);
-    let _ = std::fs::create_dir_all(data_dir.join("logs"));
+    if let Err(e) = smarthunt_core::private::ensure_dir(&data_dir.join("logs")) {
+        eprintln!("smarthunt-tray: {e}");
+    }
     let file_appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("smarthunt")
@@ -125,6 +181,7 @@ pub fn init(data_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGua
         .with(stderr)
         .with(file_layer)
         .try_init();
+    clean_panics();
     guard
 }
 
@@ -142,5 +199,34 @@ mod tests {
         assert!(!clean.contains("eyJ"));
         assert!(clean.ends_with(" done"));
         assert_eq!(redact("nothing here"), "nothing here");
+        for line in [
+            "url ?Token=opaque123 end",
+            "TOKEN=opaque123 end",
+            r#"body {"refresh":"opaque123","x":1} end"#,
+            "Authorization: Bearer opaque123 end",
+            "form password=opaque123&x end",
+        ] {
+            let out = redact(line);
+            assert!(!out.contains("opaque123"), "{line} -> {out}");
+            assert!(out.ends_with(" end"), "{out}");
+        }
+    }
+
+    #[test]
+    fn colour_codes_do_not_hide_a_token_from_the_scrubber() {
+        // A colour terminal writes the field name and `=` apart.
+        let raw = b"\x1b[3mtoken\x1b[0m\x1b[2m=\x1b[0mopaque-secret-7 done\n";
+        let out = clean(raw);
+        assert!(!out.contains("opaque-secret-7"), "{out}");
+        assert!(!out.contains('\x1b'), "{out:?}");
+        assert!(out.ends_with(" done\n"), "{out:?}");
+    }
+
+    #[test]
+    fn held_secrets_are_scrubbed_whatever_their_shape() {
+        use smarthunt_core::secret::{hold, Held, Sensitive};
+        hold(Held::Password, &Sensitive::new("correct horse battery"));
+        let out = clean(b"login failed for correct horse battery!\n");
+        assert_eq!(out, "login failed for <redacted>!\n");
     }
 }

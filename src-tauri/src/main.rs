@@ -16,6 +16,8 @@ Exit codes:
   2   bad command line
   3   not signed in (run `smarthunt-tray login ...` first)
   4   another SmartHunt engine already uses this data dir
+  5   the data dir is not private (another user owns it, or group or
+      others can write to it)
   10  the username or password was not accepted
   11  the server cannot be reached
   12  no keychain, or the keychain is locked
@@ -78,6 +80,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any thread, any file: what this process writes is private.
+    smarthunt_core::private::restrict_umask();
+    if !cli.demo {
+        let dir = data_dir();
+        if let Err(e) = smarthunt_core::private::ensure_dir(&dir) {
+            eprintln!("smarthunt-tray: {e}");
+            return ExitCode::from(5);
+        }
+        smarthunt_core::private::tighten_tree(&dir);
+    }
     let code = match cli.command {
         Some(Command::Login {
             server,

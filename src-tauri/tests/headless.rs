@@ -474,3 +474,258 @@ fn a_locked_keychain_is_a_clear_error_and_a_popup_never_a_file() {
         assert!(!text.contains("eyJ"), "a token in {}", entry.display());
     }
 }
+
+/// `command` run under `umask`, as a session with that umask would.
+fn with_umask(mut command: std::process::Command, umask: u32) -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    let mask = nix::sys::stat::Mode::from_bits_truncate(umask);
+    // SAFETY: umask(2) is async-signal-safe and touches nothing else.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::stat::umask(mask);
+            Ok(())
+        });
+    }
+    command
+}
+
+/// Every entry below `dir` (dirs included) with its permission bits.
+fn modes(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(at) = stack.pop() {
+        for e in std::fs::read_dir(&at).unwrap().flatten() {
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            out.push((e.path(), meta.mode() & 0o7777));
+            if meta.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn everything_the_app_writes_is_private_under_a_permissive_umask() {
+    use std::os::unix::fs::MetadataExt;
+    let session = DesktopSession::start();
+    let server = Server::start();
+    let data = session.data_dir();
+    let login = with_umask(session.command(BIN), 0o002);
+    let out = session.login_as(login, &[&server.url, "tenant", "tenant-pass"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut run = with_umask(session.command(BIN), 0o002);
+    let mut app = KillOnDrop(
+        run.arg("--headless")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("connected", || server.connections() >= 1);
+    server.control(
+        "notify",
+        json!({"username":"tenant","title":"Private matter","body":"b","notification_type":"message"}),
+    );
+    session.wait_popup("the popup", |n| n["summary"] == "Private matter");
+    let found = modes(&data);
+    let names: Vec<String> = found
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for expected in [
+        "config.json",
+        "store.db",
+        "store.db-wal",
+        "logs",
+        "accounts",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} was written: {names:?}"
+        );
+    }
+    let data_mode = std::fs::metadata(&data).unwrap().mode() & 0o7777;
+    assert_eq!(data_mode, 0o700, "the data dir itself");
+    for (path, mode) in &found {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, want, "{} is {mode:o}", path.display());
+    }
+    assert!(terminate(&mut app).success());
+}
+
+#[test]
+fn a_data_dir_others_can_write_or_own_is_refused_with_its_own_exit_code() {
+    use std::os::unix::fs::PermissionsExt;
+    let session = DesktopSession::start();
+    let data = session.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let refused = |why: &str| {
+        let out = session
+            .command(BIN)
+            .arg("--headless")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{why}: {stderr}");
+        assert!(
+            stderr.contains("is not private") && stderr.contains(&*data.to_string_lossy()),
+            "{why}: says which dir and why: {stderr}"
+        );
+        assert!(
+            std::fs::read_dir(&data).unwrap().next().is_none(),
+            "{why}: nothing written into it"
+        );
+    };
+    for mode in [0o777, 0o775, 0o1777] {
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(mode)).unwrap();
+        refused(&format!("mode {mode:o}"));
+    }
+    if nix::unistd::geteuid().is_root() {
+        // Only root can give a dir away; CI runs as root.
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let nobody = nix::unistd::Uid::from_raw(65534);
+        nix::unistd::chown(&data, Some(nobody), None).unwrap();
+        refused("owned by nobody");
+    }
+}
+
+#[test]
+fn the_demo_uses_a_fresh_private_dir_not_one_planted_where_it_would_look() {
+    let session = DesktopSession::start();
+    let tmp = session.home().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let victim = session.home().join("victim.txt");
+    std::fs::write(&victim, "precious").unwrap();
+    // Another user's trap at the old predictable path: the dir for this
+    // very process id (`exec` keeps the shell's), with a link where the
+    // config's temporary file went.
+    let mut demo = KillOnDrop(
+        session
+            .command("sh")
+            .arg("-c")
+            .arg(r#"mkdir -p "$TMPDIR/smarthunt-demo-$$" && ln -s "$1" "$TMPDIR/smarthunt-demo-$$/config.json.tmp" && echo "$$" && exec "$0" --demo --headless"#)
+            .arg(BIN)
+            .arg(&victim)
+            .env("TMPDIR", &tmp)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(demo.stdout.take().unwrap()));
+    let pid = lines.next().unwrap().unwrap();
+    let dir_line = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("Its data, removed at exit: "))
+        .expect("the demo says where its data is");
+    let dir = std::path::PathBuf::from(dir_line.trim_start_matches("Its data, removed at exit: "));
+    let planted = tmp.join(format!("smarthunt-demo-{pid}"));
+    assert_ne!(dir, planted, "not the predictable path");
+    assert!(dir.starts_with(&tmp), "{}", dir.display());
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(&dir).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o700);
+    }
+    wait_until("the demo signs in and writes its config", || {
+        dir.join("config.json").exists()
+    });
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(terminate(&mut demo).success());
+    assert!(!dir.exists(), "removed at exit");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+}
+
+#[test]
+fn no_secret_reaches_stderr_or_the_logs_at_trace_level_on_a_colour_terminal() {
+    let session = DesktopSession::start();
+    let server = Server::start();
+    let password = "landlord-pass";
+    let keychain_user = format!("landlord@{}", server.url);
+    let tokens = || -> (String, String) {
+        let secret = session
+            .keychain_lookup("smarthunt-desktop", &keychain_user)
+            .expect("tokens in the keychain");
+        let v: Value = serde_json::from_str(&secret).unwrap();
+        (
+            v["access"].as_str().unwrap().to_owned(),
+            v["refresh"].as_str().unwrap().to_owned(),
+        )
+    };
+
+    // Sign-in at trace, staying signed in (the password is held too).
+    let mut login = session.command(BIN);
+    login.env("SMARTHUNT_LOG", "trace");
+    let login_out = session.login_as(
+        login,
+        &[&server.url, "landlord", password],
+        &["--stay-signed-in"],
+    );
+    assert!(login_out.status.success());
+    let first = tokens();
+
+    // The app on a terminal (`script` gives it a pty), at trace: connect,
+    // then a revoked token and a dropped socket make it refresh and
+    // reconnect.
+    let typescript = session.home().join("typescript");
+    let mut app = KillOnDrop(
+        session
+            .command("script")
+            .args(["-qfec", &format!("{BIN} --headless")])
+            .arg(&typescript)
+            .env("SMARTHUNT_LOG", "trace")
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("connected", || server.connections() >= 1);
+    server.control("revoke_access_tokens", json!({}));
+    server.control("close", json!({"code": 4001, "reason": "test"}));
+    wait_until("refreshed and connected again", || {
+        server.stats()["refresh_requests"].as_u64() >= Some(1)
+            && server.connections() >= 1
+            && tokens().0 != first.0
+    });
+    let second = tokens();
+    terminate(&mut app);
+
+    let mut written = vec![(
+        "login's stderr".to_owned(),
+        [login_out.stderr, login_out.stdout].concat(),
+    )];
+    written.push((
+        "the terminal".to_owned(),
+        std::fs::read(&typescript).unwrap(),
+    ));
+    for log in walk(&session.data_dir().join("logs")) {
+        written.push((log.display().to_string(), std::fs::read(&log).unwrap()));
+    }
+    let terminal = String::from_utf8_lossy(&written[1].1).into_owned();
+    assert!(
+        terminal.contains("TRACE") || terminal.contains("trace"),
+        "the terminal got trace output: {}",
+        &terminal[..terminal.len().min(500)]
+    );
+    for (what, bytes) in &written {
+        for (name, secret) in [
+            ("the first access token", first.0.as_str()),
+            ("the first refresh token", first.1.as_str()),
+            ("the refreshed access token", second.0.as_str()),
+            ("the password", password),
+        ] {
+            assert!(!contains(bytes, secret.as_bytes()), "{name} is in {what}");
+        }
+    }
+}

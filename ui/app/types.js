@@ -6,12 +6,12 @@
  */
 
 /**
- * @typedef {'starting'|'not_signed_in'|'signed_out'|'keychain_unavailable'|'connecting'|'connected'|'reconnecting'|'stopped'} ConnectionStateName
+ * @typedef {'starting'|'not_signed_in'|'signed_out'|'keychain_unavailable'|'config_unreadable'|'connecting'|'connected'|'reconnecting'|'stopped'} ConnectionStateName
  *
  * @typedef {object} ConnectionState
  * @property {ConnectionStateName} state
  * @property {string} [reason] signed_out
- * @property {string} [message] keychain_unavailable
+ * @property {string} [message] keychain_unavailable, config_unreadable
  * @property {'unknown'|'documented'|'legacy'} [variant] connected
  * @property {number} [attempt] reconnecting
  * @property {number} [retry_at_ms] reconnecting, unix ms

@@ -36,6 +36,10 @@ test('signed out, not signed in and a locked keychain raise a banner with a sign
   const kc = bannerFor(status({ state: 'keychain_unavailable', message: 'collection locked' }));
   assert.match(kc.title, /keychain/);
   assert.equal(kc.detail, 'collection locked');
+  const cfg = bannerFor(status({ state: 'config_unreadable', message: '/d/config.json is damaged' }));
+  assert.match(cfg.title, /cannot read its settings/);
+  assert.equal(cfg.detail, '/d/config.json is damaged');
+  assert.equal(describeConnection(status({ state: 'config_unreadable', message: 'x' }), NOW).label, 'Settings unreadable');
   assert.equal(bannerFor(status({ state: 'connected' })), null);
   assert.equal(bannerFor(status({ state: 'reconnecting', retry_at_ms: NOW })), null);
 });

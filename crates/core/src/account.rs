@@ -84,7 +84,7 @@ pub async fn logout(
     })?;
     // With no engine running, remove the data now.
     if let Ok(_lock) = DataDirLock::acquire(data_dir) {
-        if config.remove_pending(None) {
+        if config.remove_pending(data_dir) {
             config.save(data_dir)?;
         }
     }

@@ -13,6 +13,10 @@ use crate::transport::{ServerUrl, TransportError, TransportOptions};
 pub enum ConfigError {
     #[error("cannot read {path}: {reason}")]
     Read { path: PathBuf, reason: String },
+    /// The file is there but is not a config: kept as it is until the
+    /// user signs in again, which moves it aside to `config.json.corrupt`.
+    #[error("{path} is damaged ({reason}); it is kept for inspection, and signing in again starts afresh")]
+    Corrupt { path: PathBuf, reason: String },
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
 }
@@ -65,7 +69,7 @@ impl AppConfig {
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
         let path = Self::path(data_dir);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ConfigError::Read {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ConfigError::Corrupt {
                 path,
                 reason: e.to_string(),
             }),
@@ -85,37 +89,69 @@ impl AppConfig {
             path: path.clone(),
             reason: e.to_string(),
         };
-        std::fs::create_dir_all(data_dir).map_err(err)?;
+        crate::private::ensure_dir(data_dir).map_err(|e| ConfigError::Write {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         let tmp = data_dir.join("config.json.tmp");
         // A struct of plain data always serialises.
         let bytes = serde_json::to_vec_pretty(self).expect("config serialises");
         {
             use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(err)?;
+            let mut f = crate::private::create_new_file(&tmp).map_err(err)?;
             f.write_all(&bytes).map_err(err)?;
             f.sync_all().map_err(err)?;
         }
         std::fs::rename(&tmp, &path).map_err(err)
     }
 
-    /// Loads, changes and saves the config, bumping the generation.
+    /// Loads, changes and saves the config, bumping the generation. A
+    /// damaged config is moved aside to `config.json.corrupt` (for
+    /// inspection) and the change starts from an empty one: this is the
+    /// user signing in again.
     pub fn update(
         data_dir: &Path,
         change: impl FnOnce(&mut AppConfig),
     ) -> Result<AppConfig, ConfigError> {
-        let mut config = Self::load(data_dir)?;
+        let mut config = match Self::load(data_dir) {
+            Err(ConfigError::Corrupt { path, reason }) => {
+                let aside = data_dir.join("config.json.corrupt");
+                std::fs::rename(&path, &aside).map_err(|e| ConfigError::Write {
+                    path: aside.clone(),
+                    reason: e.to_string(),
+                })?;
+                tracing::warn!(reason, kept = %aside.display(), "the damaged config was moved aside");
+                // Past generations are unknown: start above any a running
+                // engine may still hold.
+                Self {
+                    generation: chrono::Utc::now().timestamp_millis().unsigned_abs(),
+                    ..Self::default()
+                }
+            }
+            other => other?,
+        };
         change(&mut config);
         config.generation += 1;
         config.save(data_dir)?;
         Ok(config)
     }
 
-    /// Deletes pending account dirs that are not `keep`; returns what is left.
-    pub fn remove_pending(&mut self, keep: Option<&Path>) -> bool {
+    /// Deletes the pending account dirs; true when the list changed. Only
+    /// a dir directly under `data_dir`'s own `accounts/` is ever removed: an
+    /// entry naming anything else (a config someone else wrote) is dropped
+    /// from the list and left alone.
+    pub fn remove_pending(&mut self, data_dir: &Path) -> bool {
         let before = self.pending_removal.len();
+        let accounts = data_dir.join("accounts");
         self.pending_removal.retain(|dir| {
-            if Some(dir.as_path()) == keep {
-                return true;
+            let inside = dir.parent() == Some(accounts.as_path())
+                && matches!(
+                    dir.components().next_back(),
+                    Some(std::path::Component::Normal(_))
+                );
+            if !inside {
+                tracing::warn!(dir = %dir.display(), "not an account dir of this data dir; left alone");
+                return false;
             }
             match std::fs::remove_dir_all(dir) {
                 Ok(()) => false,
@@ -151,10 +187,46 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_config_is_an_error_not_a_reset() {
+    fn only_account_dirs_of_this_data_dir_are_ever_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let account = dir.path().join("accounts/tenant@127.0.0.1_8000");
+        std::fs::create_dir_all(&account).unwrap();
+        let mut c = AppConfig {
+            pending_removal: vec![
+                account.clone(),
+                elsewhere.path().to_owned(),
+                dir.path().join("accounts/../accounts"),
+                dir.path().join("accounts"),
+            ],
+            ..AppConfig::default()
+        };
+        assert!(c.remove_pending(dir.path()));
+        assert!(!account.exists(), "the account dir is removed");
+        assert!(elsewhere.path().exists(), "a dir elsewhere is left alone");
+        assert!(dir.path().join("accounts").exists());
+        assert!(c.pending_removal.is_empty(), "and forgotten: {c:?}");
+    }
+
+    #[test]
+    fn corrupt_config_is_an_error_not_a_reset_until_the_user_signs_in_again() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(AppConfig::path(dir.path()), b"{not json").unwrap();
         let err = AppConfig::load(dir.path()).unwrap_err();
+        assert!(matches!(err, ConfigError::Corrupt { .. }), "{err:?}");
         assert!(err.to_string().contains("config.json"));
+        assert_eq!(
+            std::fs::read(AppConfig::path(dir.path())).unwrap(),
+            b"{not json",
+            "kept as it was"
+        );
+        let c = AppConfig::update(dir.path(), |c| c.autostart_set_up = true).unwrap();
+        assert!(c.autostart_set_up);
+        assert_eq!(AppConfig::load(dir.path()).unwrap(), c);
+        assert_eq!(
+            std::fs::read(dir.path().join("config.json.corrupt")).unwrap(),
+            b"{not json",
+            "moved aside for inspection"
+        );
     }
 }

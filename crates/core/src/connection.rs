@@ -34,6 +34,11 @@ pub enum ConnectionState {
     KeychainUnavailable {
         message: String,
     },
+    /// `config.json` cannot be read (damaged, unreadable): nothing runs
+    /// until it is fixed or the user signs in again.
+    ConfigUnreadable {
+        message: String,
+    },
     Connecting,
     Connected {
         variant: ServerVariant,
@@ -59,6 +64,7 @@ impl ConnectionState {
             Self::NotSignedIn => "not signed in".into(),
             Self::SignedOut { .. } => "signed out".into(),
             Self::KeychainUnavailable { .. } => "keychain unavailable".into(),
+            Self::ConfigUnreadable { .. } => "settings unreadable".into(),
             Self::Connecting => "connecting".into(),
             Self::Connected { .. } => "connected".into(),
             Self::Reconnecting { .. } => "offline, reconnecting".into(),

@@ -176,7 +176,7 @@ impl Engine {
         tuning: Tuning,
         ports: Ports,
     ) -> Result<(Engine, EngineTask), EngineError> {
-        std::fs::create_dir_all(&data_dir).map_err(|e| StoreError::Io(e.to_string()))?;
+        crate::private::ensure_dir(&data_dir).map_err(|e| StoreError::Io(e.to_string()))?;
         let lock = DataDirLock::acquire(&data_dir)?;
         let (commands, command_rx) = mpsc::channel(256);
         let (status_tx, status) = watch::channel(EngineStatus {
@@ -386,21 +386,26 @@ struct Runner {
 impl Runner {
     async fn run(mut self) {
         loop {
-            let config = match AppConfig::load(&self.data_dir) {
-                Ok(c) => c,
+            let (generation, exit) = match AppConfig::load(&self.data_dir) {
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the config");
-                    AppConfig::default()
+                    let why = ConnectionState::ConfigUnreadable {
+                        message: e.to_string(),
+                    };
+                    (None, self.wait_for_user(why))
                 }
-            };
-            let generation = config.generation;
-            self.cleanup_pending_removal(config);
-            let exit = match AppConfig::load(&self.data_dir).ok().and_then(|c| c.current) {
-                None => {
-                    self.set_connection(ConnectionState::NotSignedIn, None);
-                    AccountExit::WaitForUser
+                Ok(config) => {
+                    let (generation, current) = (config.generation, config.current.clone());
+                    self.cleanup_pending_removal(config);
+                    let exit = match current {
+                        None => {
+                            self.set_connection(ConnectionState::NotSignedIn, None);
+                            AccountExit::WaitForUser
+                        }
+                        Some(account) => self.run_account(account).await,
+                    };
+                    (Some(generation), exit)
                 }
-                Some(account) => self.run_account(account).await,
             };
             self.store.close().await;
             match exit {
@@ -424,7 +429,7 @@ impl Runner {
         if config.pending_removal.is_empty() {
             return;
         }
-        if config.remove_pending(None) {
+        if config.remove_pending(&self.data_dir) {
             if let Err(e) = config.save(&self.data_dir) {
                 tracing::warn!(error = %e, "cannot save the config");
             }
@@ -442,6 +447,10 @@ impl Runner {
                 "SmartHunt cannot reach your keychain".to_owned(),
                 format!("{message}. Notifications are paused until it is available."),
             ),
+            ConnectionState::ConfigUnreadable { message } => (
+                "SmartHunt cannot read its settings".to_owned(),
+                format!("{message}. Notifications are paused."),
+            ),
             _ => return,
         };
         tracing::warn!("{title}: {body}");
@@ -453,15 +462,16 @@ impl Runner {
         ));
     }
 
-    /// Waits until the config's generation changes (a login or logout) or a
-    /// shutdown. Intents arriving meanwhile cannot be kept: there is no
-    /// account to keep them for. Returns false on shutdown.
-    async fn wait_for_config_change(&mut self, generation: u64) -> bool {
+    /// Waits until the config's generation changes (a login or logout; an
+    /// unreadable config, `None`, that becomes readable) or a shutdown.
+    /// Intents arriving meanwhile cannot be kept: there is no account to
+    /// keep them for. Returns false on shutdown.
+    async fn wait_for_config_change(&mut self, generation: Option<u64>) -> bool {
         let mut tick = tokio::time::interval(self.tuning.housekeeping_every);
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    let now = AppConfig::load(&self.data_dir).map(|c| c.generation).unwrap_or(generation);
+                    let now = AppConfig::load(&self.data_dir).ok().map(|c| c.generation);
                     if now != generation {
                         return true;
                     }

@@ -24,6 +24,55 @@ impl fmt::Debug for Sensitive {
     }
 }
 
+/// What a held secret is, for [`hold`]: each kind keeps its current and
+/// previous value, so the set stays small however often tokens refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    Access,
+    Refresh,
+    Password,
+    /// The per-launch secret the tray gives its window.
+    Window,
+}
+
+/// Values shorter than this are not scrubbed from logs: they would scrub
+/// every such run of letters and leave the logs unreadable.
+const MIN_SCRUBBED_CHARS: usize = 4;
+
+static HELD: std::sync::Mutex<Vec<(Held, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Remembers a secret this process holds, so [`scrub`] can take its exact
+/// value out of any text (a log line, a panic message).
+pub fn hold(kind: Held, secret: &Sensitive) {
+    let value = secret.expose();
+    if value.chars().count() < MIN_SCRUBBED_CHARS {
+        return;
+    }
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    if held.iter().any(|(_, v)| v == value) {
+        return;
+    }
+    // The oldest of this kind goes once two are kept.
+    if held.iter().filter(|(k, _)| *k == kind).count() >= 2 {
+        if let Some(at) = held.iter().position(|(k, _)| *k == kind) {
+            held.remove(at);
+        }
+    }
+    held.push((kind, value.to_owned()));
+}
+
+/// `text` with every held secret replaced by `<redacted>`.
+pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+    let held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for (_, value) in held.iter() {
+        if out.contains(value.as_str()) {
+            out = std::borrow::Cow::Owned(out.replace(value.as_str(), "<redacted>"));
+        }
+    }
+    out
+}
+
 /// Why the keychain could not serve a request. Messages are for the user and
 /// carry no secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,6 +141,20 @@ impl SecretStore for MemorySecretStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_secrets_are_scrubbed_and_the_set_stays_small() {
+        hold(Held::Password, &Sensitive::new("hunter2-pass"));
+        for i in 0..50 {
+            hold(Held::Access, &Sensitive::new(format!("opaque-access-{i}")));
+        }
+        let line = "sent hunter2-pass and opaque-access-49 and opaque-access-48";
+        assert_eq!(scrub(line), "sent <redacted> and <redacted> and <redacted>");
+        assert_eq!(scrub("opaque-access-1"), "opaque-access-1", "long gone");
+        hold(Held::Window, &Sensitive::new("abc"));
+        assert_eq!(scrub("abc"), "abc", "too short to scrub");
+        assert!(HELD.lock().unwrap().len() <= 8);
+    }
 
     #[test]
     fn sensitive_never_prints() {

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{AccessToken, RefreshRequest, TokenPair, TokenRequest};
-use crate::secret::{SecretStore, SecretStoreError, Sensitive};
+use crate::secret::{Held, SecretStore, SecretStoreError, Sensitive};
 use crate::transport::{ServerUrl, Transport};
 
 /// How long a keychain call may take before we give up on it.
@@ -90,6 +90,15 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// Lets the logs scrub these values wherever they would appear.
+    fn hold(&self) {
+        crate::secret::hold(Held::Access, &self.access);
+        crate::secret::hold(Held::Refresh, &self.refresh);
+        if let Some(p) = &self.password {
+            crate::secret::hold(Held::Password, p);
+        }
+    }
+
     fn to_secret(&self) -> Sensitive {
         let stored = StoredCredentials {
             access: self.access.expose().to_owned(),
@@ -232,6 +241,7 @@ impl Session {
             .as_ref()
             .and_then(Credentials::from_secret)
             .ok_or(SessionError::NotSignedIn)?;
+        creds.hold();
         Ok(Session {
             server: server.clone(),
             username: username.to_owned(),
@@ -328,6 +338,7 @@ impl Session {
     }
 
     async fn save(&self) -> Result<(), SessionError> {
+        self.creds.hold();
         let (s, u, secret) = (
             self.server.as_str().to_owned(),
             self.username.clone(),
@@ -344,6 +355,7 @@ async fn obtain_pair(
     username: &str,
     password: &Sensitive,
 ) -> Result<(Sensitive, Sensitive), SessionError> {
+    crate::secret::hold(Held::Password, password);
     let resp = http
         .post(server.api("api/token/"))
         .json(&TokenRequest {

@@ -750,3 +750,42 @@ async fn only_a_landlord_is_offered_approve_and_only_a_message_offers_reply() {
     assert!(message.reply_to.is_some(), "a reply goes to the sender");
     assert!(!message.actions.contains(&PopupAction::Approve));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_config_is_said_and_kept_and_signing_in_again_recovers() {
+    let mut h = Harness::new(Variant::Documented).await;
+    h.login(TENANT, false).await;
+    let config = smarthunt_core::config::AppConfig::path(h.dir.path());
+    std::fs::write(&config, b"{\"current\": {\"server\": ").unwrap();
+    h.start_engine(fast_tuning());
+    let status = h
+        .wait_status("the config is unreadable", |s| {
+            matches!(s.connection, ConnectionState::ConfigUnreadable { .. })
+        })
+        .await;
+    let ConnectionState::ConfigUnreadable { message } = status.connection else {
+        unreachable!()
+    };
+    assert!(
+        message.contains("config.json") && message.contains("damaged"),
+        "{message}"
+    );
+    h.wait_popups("the user is told", |p| {
+        p.iter()
+            .any(|p| p.key == PopupKey::Account && p.title.contains("cannot read its settings"))
+    })
+    .await;
+    assert_eq!(
+        std::fs::read(&config).unwrap(),
+        b"{\"current\": {\"server\": ",
+        "the file is kept as it was"
+    );
+    // Signing in again moves it aside and the running engine connects.
+    h.login(TENANT, false).await;
+    h.wait_connected().await;
+    assert_eq!(
+        std::fs::read(h.dir.path().join("config.json.corrupt")).unwrap(),
+        b"{\"current\": {\"server\": ",
+        "kept for inspection"
+    );
+}

@@ -24,7 +24,8 @@ pub fn look_of(status: &EngineStatus, now_ms: i64) -> TrayLook {
     match status.connection {
         ConnectionState::SignedOut { .. }
         | ConnectionState::NotSignedIn
-        | ConnectionState::KeychainUnavailable { .. } => TrayLook::SignedOut,
+        | ConnectionState::KeychainUnavailable { .. }
+        | ConnectionState::ConfigUnreadable { .. } => TrayLook::SignedOut,
         _ if status.paused_until_ms.is_some_and(|t| t > now_ms) => TrayLook::Paused,
         ConnectionState::Connected { .. } => TrayLook::Connected,
         _ => TrayLook::Offline,

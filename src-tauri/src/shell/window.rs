@@ -243,12 +243,9 @@ pub async fn hand_over(data_dir: &Path, hidden: bool, wait: Duration) -> Result<
 /// Listens on the data dir's socket (after `hand_over` found nobody on it:
 /// a file left there is a dead instance's).
 pub fn listen(data_dir: &Path) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     let path = ipc::socket_path(data_dir);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data_dir)?;
+    smarthunt_core::private::ensure_dir(data_dir).map_err(std::io::Error::other)?;
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
         _ => {}

@@ -99,8 +99,19 @@ impl DesktopSession {
 
     /// `smarthunt-tray login`, password on standard input.
     pub fn login(&self, server: &str, user: &str, password: &str) -> Output {
-        let mut child = self
-            .command(BIN)
+        self.login_as(self.command(BIN), &[server, user, password], &[])
+    }
+
+    /// `command` (this session's `smarthunt-tray`, set up as the test
+    /// needs) run as `login` with `[server, user, password]` and `extra`
+    /// options, the password on standard input.
+    pub fn login_as(
+        &self,
+        mut command: std::process::Command,
+        [server, user, password]: &[&str; 3],
+        extra: &[&str],
+    ) -> Output {
+        let mut child = command
             .args([
                 "login",
                 "--server",
@@ -109,6 +120,7 @@ impl DesktopSession {
                 user,
                 "--password-stdin",
             ])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

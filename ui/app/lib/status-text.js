@@ -45,6 +45,8 @@ export function describeConnection(status, now) {
       return { tone: 'error', label: 'Signed out', countdown: null, detail: null };
     case 'keychain_unavailable':
       return { tone: 'error', label: 'Keychain unavailable', countdown: null, detail: null };
+    case 'config_unreadable':
+      return { tone: 'error', label: 'Settings unreadable', countdown: null, detail: null };
     case 'stopped':
       return { tone: 'off', label: 'Stopped', countdown: null, detail: null };
     case 'starting':
@@ -84,6 +86,14 @@ export function bannerFor(status) {
         message: 'SmartHunt keeps your sign-in only in the system keychain. Unlock it (or start a keyring), then sign in again.',
         detail: typeof c.message === 'string' && c.message ? c.message : null,
         action: 'Sign in',
+      };
+    case 'config_unreadable':
+      return {
+        kind: 'config_unreadable',
+        title: 'SmartHunt cannot read its settings',
+        message: 'Its settings file is damaged, so notifications are paused. The file is kept as it is; signing in again starts afresh.',
+        detail: typeof c.message === 'string' && c.message ? c.message : null,
+        action: 'Sign in again',
       };
     default:
       return null;

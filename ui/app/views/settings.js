@@ -165,7 +165,7 @@ export function createSettingsView({ store, actions, timeOptions = {}, now = () 
     const st = s.status;
     const state = st?.connection?.state;
     const account = st?.account;
-    const signedIn = Boolean(account) && state !== 'signed_out' && state !== 'not_signed_in' && state !== 'keychain_unavailable';
+    const signedIn = Boolean(account) && state !== 'signed_out' && state !== 'not_signed_in' && state !== 'keychain_unavailable' && state !== 'config_unreadable';
     show(who, signedIn);
     show(accountIntro, !signedIn);
     show(signInForm, !signedIn);
@@ -182,7 +182,9 @@ export function createSettingsView({ store, actions, timeOptions = {}, now = () 
         ? 'Your session ended. Sign in again to keep getting notifications.'
         : state === 'keychain_unavailable'
           ? 'The system keychain is not available. Unlock it, then sign in.'
-          : 'Sign in with your SmartHunt account.');
+          : state === 'config_unreadable'
+            ? 'SmartHunt cannot read its settings file. Sign in again to start afresh.'
+            : 'Sign in with your SmartHunt account.');
     }
     const set = s.settings.settings;
     if (set !== prev?.settings.settings || st?.account !== prev?.status?.account) {

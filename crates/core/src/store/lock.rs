@@ -1,6 +1,6 @@
 //! One engine per data directory, enforced by an OS file lock; it guards nothing but the directory and never deletes the lock file.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -25,15 +25,9 @@ impl DataDirLock {
     /// (this process or another) fails with [`StoreError::AlreadyRunning`]
     /// until the first value is dropped.
     pub fn acquire(dir: &Path) -> Result<DataDirLock, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        crate::private::ensure_dir(dir).map_err(|e| StoreError::Io(e.to_string()))?;
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
+        let mut file = crate::private::open_file(&path)
             .map_err(|e| StoreError::Io(format!("cannot open {}: {e}", path.display())))?;
         match file.try_lock() {
             Ok(()) => {}

@@ -97,9 +97,12 @@ impl Store {
     /// the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StoreError::Io(format!("cannot create {}: {e}", parent.display())))?;
+            crate::private::ensure_dir(parent).map_err(|e| StoreError::Io(e.to_string()))?;
         }
+        // Created 0600 before SQLite opens it: its -wal and -shm files
+        // take the database's mode.
+        crate::private::open_file(path)
+            .map_err(|e| StoreError::Io(format!("cannot open {}: {e}", path.display())))?;
         let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
         let mut store = Self::prepare(conn, path)?;
         store._checkpoints = Some(checkpoint::take_over(&store.conn, path)?);
