@@ -12,6 +12,7 @@
 //! and the popup's actions are lost), so one listener for every popup needs
 //! the calls and the signals on one connection of our own anyway.
 
+use crate::DESKTOP_CALL_LIMIT;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,9 +30,6 @@ const QUEUE: usize = 512;
 /// Popups remembered for their actions and withdrawal; an action on one
 /// older than the last few hundred is ignored.
 const REMEMBERED: usize = 256;
-
-/// Every call to the daemon is answered within this, or given up on.
-const CALL_LIMIT: Duration = Duration::from_secs(5);
 
 /// Two popups with the same text this close together are one (KDE drops
 /// the second): the second replaces the first.
@@ -190,7 +188,7 @@ async fn run(
     state: Arc<Mutex<Screen>>,
     actions: Option<mpsc::Sender<UserAction>>,
 ) {
-    let conn = match tokio::time::timeout(CALL_LIMIT, zbus::Connection::session()).await {
+    let conn = match tokio::time::timeout(DESKTOP_CALL_LIMIT, zbus::Connection::session()).await {
         Ok(Ok(c)) => c,
         Ok(Err(e)) => return popups_off(&mut rx, &e.to_string()).await,
         Err(_) => return popups_off(&mut rx, "the session bus does not answer").await,
@@ -245,10 +243,12 @@ impl Daemon {
         let call = self
             .conn
             .call_method(Some(NAME), PATH, Some(NAME), method, body);
-        match tokio::time::timeout(CALL_LIMIT, call).await {
+        match tokio::time::timeout(DESKTOP_CALL_LIMIT, call).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("{method} got no answer within {CALL_LIMIT:?}")),
+            Err(_) => Err(format!(
+                "{method} got no answer within {DESKTOP_CALL_LIMIT:?}"
+            )),
         }
     }
 
@@ -278,7 +278,7 @@ impl Daemon {
     async fn owner(&self) -> Option<String> {
         let dbus = zbus::fdo::DBusProxy::new(&self.conn).await.ok()?;
         let name = zbus::names::BusName::try_from(NAME).ok()?;
-        let owner = tokio::time::timeout(CALL_LIMIT, dbus.get_name_owner(name)).await;
+        let owner = tokio::time::timeout(DESKTOP_CALL_LIMIT, dbus.get_name_owner(name)).await;
         match owner {
             Ok(Ok(o)) => Some(o.to_string()),
             _ => None,

@@ -1,11 +1,15 @@
 //! The wire between the tray process and its window process: JSON, one
-//! message a line, over a Unix socket in the data dir (the user's own,
-//! mode 0700, and the socket itself 0600).
+//! message a line, over a Unix socket under `$XDG_RUNTIME_DIR` (the data
+//! dir where there is none; both the user's own, mode 0700, and the socket
+//! itself 0600).
 //!
-//! The window sends the page's commands as they come (`Call`, answered by
-//! a `Reply` of the same id) and says it is the window (`Window`), after
-//! which the tray sends it the core's events. A second `smarthunt-tray`
-//! sends `Show` and exits. A message that is not understood is skipped; a
+//! The window first shows the secret the tray gave it when it started it
+//! (`Hello`, the secret on the window's standard input: never on a command
+//! line). A connection without it may only ask for the window (`Show`, what
+//! a second `smarthunt-tray` sends before it exits). With it, the window
+//! sends the page's commands as they come (`Call`, answered by a `Reply` of
+//! the same id) and says it is the window (`Window`), after which the tray
+//! sends it the core's events. A message that is not understood is skipped; a
 //! line over the limit ends the connection. Neither ends either process.
 //!
 //! Hand-written rather than a JSON-RPC crate: the whole protocol is the two
@@ -34,6 +38,8 @@ pub const MAX_REPLY_LINE: usize = 32 << 20;
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToTray {
+    /// The window's first message: the secret it was started with.
+    Hello { secret: String },
     /// A command from the page, with the page's arguments (camelCase keys).
     Call {
         id: u64,
@@ -70,15 +76,78 @@ impl std::fmt::Debug for ToTray {
                 .field("id", id)
                 .field("cmd", cmd)
                 .finish_non_exhaustive(),
+            Self::Hello { .. } => f.write_str("Hello"),
             Self::Window => f.write_str("Window"),
             Self::Show => f.write_str("Show"),
         }
     }
 }
 
-/// Where the tray process of `data_dir` listens.
+/// Where the tray process of `data_dir` listens: in `smarthunt-desktop/`
+/// under `$XDG_RUNTIME_DIR` (made 0700 if missing), out of reach of what
+/// can only see the home directory; in the data dir where the runtime dir
+/// is missing or not private.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("app.sock")
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
+    let path = socket_path_in(data_dir, runtime.as_deref());
+    match path.parent() {
+        Some(dir) if dir != data_dir => match smarthunt_core::private::ensure_dir(dir) {
+            Ok(()) => path,
+            Err(e) => {
+                tracing::warn!(error = %e, "the runtime dir cannot hold the socket; using the data dir");
+                socket_path_in(data_dir, None)
+            }
+        },
+        _ => path,
+    }
+}
+
+/// [`socket_path`] for a given runtime dir, without touching the disk: one
+/// socket per data dir, named by a hash of its path (stable across builds).
+pub fn socket_path_in(data_dir: &Path, runtime_dir: Option<&Path>) -> PathBuf {
+    match runtime_dir.filter(|d| d.is_absolute()) {
+        Some(run) => {
+            use std::os::unix::ffi::OsStrExt;
+            let dir = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+            // FNV-1a: tiny, and the same in every build (std's hasher is not
+            // promised to be).
+            let hash = dir
+                .as_os_str()
+                .as_bytes()
+                .iter()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+                });
+            run.join("smarthunt-desktop")
+                .join(format!("{hash:016x}.sock"))
+        }
+        None => data_dir.join("app.sock"),
+    }
+}
+
+/// The window's secret is drawn at random each launch; a test standing in
+/// for the window sets it with this variable when it starts the tray.
+pub const WINDOW_SECRET_ENV: &str = "SMARTHUNT_WINDOW_SECRET";
+
+/// The window's secret for this launch.
+pub fn window_secret() -> smarthunt_core::secret::Sensitive {
+    let secret = std::env::var(WINDOW_SECRET_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+    let secret = smarthunt_core::secret::Sensitive::new(secret);
+    smarthunt_core::secret::hold(smarthunt_core::secret::Held::Window, &secret);
+    secret
+}
+
+/// Compares without stopping at the first difference.
+pub fn same_secret(given: &str, want: &str) -> bool {
+    given.len() == want.len()
+        && given
+            .bytes()
+            .zip(want.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// Connects to the tray app's socket, trying again every 100 ms for up to

@@ -16,6 +16,26 @@ pub mod network;
 pub mod shell;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long any call to the desktop (notification daemon, tray host) may
+/// take: one that never answers is given up on, never waited for.
+pub const DESKTOP_CALL_LIMIT: Duration = Duration::from_secs(5);
+
+/// `work`, given up on after [`DESKTOP_CALL_LIMIT`] with a log line naming
+/// `what`.
+pub async fn within_desktop_limit<T>(
+    what: &str,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    match tokio::time::timeout(DESKTOP_CALL_LIMIT, work).await {
+        Ok(v) => Some(v),
+        Err(_) => {
+            tracing::warn!("{what} got no answer within {DESKTOP_CALL_LIMIT:?}; given up");
+            None
+        }
+    }
+}
 
 /// The data dir: `SMARTHUNT_DATA_DIR`, else the platform's data dir.
 pub fn data_dir() -> PathBuf {

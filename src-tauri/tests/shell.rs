@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use desktop::{
     artefacts, support, terminate, wait_until, wait_until_long, KillOnDrop, Server, Tray, WAIT,
+    WINDOW_SECRET,
 };
 use serde_json::json;
 
@@ -569,7 +570,16 @@ fn the_window_socket_answers_and_shrugs_off_bad_input() {
     use std::os::unix::net::UnixStream;
 
     let (tray, _server, mut app) = running(("tenant", "tenant-pass"));
-    let socket = tray.session.data_dir().join("app.sock");
+    let socket = tray.socket();
+    assert!(
+        socket.starts_with(&tray.session.env()["XDG_RUNTIME_DIR"]),
+        "under the runtime dir: {}",
+        socket.display()
+    );
+    assert!(
+        !tray.session.data_dir().join("app.sock").exists(),
+        "not in the data dir, which sandboxed apps that see the home can reach"
+    );
     let mode = std::fs::metadata(&socket).unwrap().permissions();
     assert_eq!(
         std::os::unix::fs::PermissionsExt::mode(&mode) & 0o077,
@@ -587,7 +597,32 @@ fn the_window_socket_answers_and_shrugs_off_bad_input() {
         reader.read_line(&mut answer).unwrap();
         serde_json::from_str(&answer).unwrap()
     };
-    let status = ask(r#"{"type":"call","id":1,"cmd":"get_status"}"#);
+    // Any process of the user can connect; without the window's secret it
+    // may not read or change anything.
+    for (id, cmd) in [
+        (11, "get_status"),
+        (12, "sign_out"),
+        (13, "list_notifications"),
+    ] {
+        let refused = ask(&format!(r#"{{"type":"call","id":{id},"cmd":"{cmd}"}}"#));
+        assert_eq!(refused["result"]["Err"]["code"], "bad_input", "{refused}");
+        assert!(refused["result"].get("Ok").is_none(), "{refused}");
+    }
+    // A hello has no answer: it goes with the call that is answered.
+    let refused = ask(concat!(
+        r#"{"type":"hello","secret":"a-guess"}"#,
+        "\n",
+        r#"{"type":"call","id":14,"cmd":"get_status"}"#
+    ));
+    assert_eq!(
+        refused["result"]["Err"]["code"], "bad_input",
+        "a wrong secret: {refused}"
+    );
+    let status = ask(&format!(
+        "{}\n{}",
+        json!({"type": "hello", "secret": WINDOW_SECRET}),
+        r#"{"type":"call","id":1,"cmd":"get_status"}"#
+    ));
     assert_eq!(status["id"], 1, "{status}");
     assert_eq!(
         status["result"]["Ok"]["account"]["username"], "tenant",
@@ -661,5 +696,47 @@ fn the_sound_setting_reaches_the_daemon_without_a_restart() {
         "{on}"
     );
     assert!(on.contains("\"desktop-entry\""), "{on}");
+    terminate(&mut app);
+}
+
+#[test]
+fn a_tray_host_that_never_answers_stalls_neither_the_app_nor_its_window() {
+    use std::io::BufRead;
+    // Not the stand-in that answers: one that owns the watcher's name and
+    // swallows every call, as a hung panel would.
+    let tray = Tray::start(false);
+    let mut host = KillOnDrop(
+        tray.session
+            .command("/usr/bin/python3")
+            .arg(support("silent_tray_host.py"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(host.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "READY");
+    let server = Server::start();
+    tray.login(&server.url, "tenant", "tenant-pass");
+    let mut app = tray.launch(&["--hidden"]);
+    wait_until("connected", || server.connections() >= 1);
+    // A second launch hands over, and the window opens: the socket served
+    // while the tray host kept the app waiting.
+    let mut second = tray.launch(&[]);
+    wait_until("the second launch hands over", || {
+        second.try_wait().unwrap().is_some()
+    });
+    assert!(second.wait().unwrap().success());
+    wait_until_long("the window opens", || tray.window_exists());
+    assert_eq!(
+        tray.ipc_call("get_status", json!({}))["account"]["username"],
+        "tenant"
+    );
+    let swallowed = lines.next().unwrap().unwrap();
+    assert!(swallowed.starts_with("SWALLOWED "), "{swallowed}");
+    assert!(
+        app.try_wait().unwrap().is_none(),
+        "the app runs on without a tray"
+    );
     terminate(&mut app);
 }

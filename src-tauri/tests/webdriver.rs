@@ -9,7 +9,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use desktop::{artefacts, wait_until, KillOnDrop, Server, Tray, WAIT, WINDOW_BIN};
+use desktop::{artefacts, wait_until, KillOnDrop, Server, Tray, WAIT, WINDOW_BIN, WINDOW_SECRET};
 use serde_json::{json, Value};
 
 /// Element references are objects with one key that starts with this
@@ -17,12 +17,18 @@ use serde_json::{json, Value};
 /// answers with another suffix).
 const ELEMENT_KEY_PREFIX: &str = "element-6066-11e4-";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two free ports, surely different (both held until both are known).
+fn free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
+}
+
+fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 /// A WebDriver session on the real app, through tauri-driver.
@@ -36,10 +42,14 @@ struct Window {
 
 impl Window {
     fn open(tray: &Tray) -> Self {
-        let (port, native) = (free_port(), free_port());
+        let (port, native) = free_ports();
         let driver = tray
             .session
             .command("tauri-driver")
+            // It starts the window in place of the tray app: the window's
+            // secret goes with it, as the tray app would give it.
+            .env(smarthunt_tray::ipc::WINDOW_SECRET_ENV, WINDOW_SECRET)
+            .stdin(Stdio::null())
             .args([
                 "--port",
                 &port.to_string(),
@@ -55,8 +65,12 @@ impl Window {
             .build()
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
-        wait_until("tauri-driver listens", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        // tauri-driver listens at once, starts WebKitWebDriver beside it
+        // and forwards every request there; one sent before WebKitWebDriver
+        // listens is dropped unanswered (reqwest: IncompleteMessage), which
+        // a busy machine showed on `POST /session`. So: both must listen.
+        wait_until("tauri-driver and WebKitWebDriver listen", || {
+            listening(port) && listening(native)
         });
         let mut w = Self {
             runtime,
@@ -66,31 +80,41 @@ impl Window {
             driver,
         };
         let caps = json!({"capabilities": {"alwaysMatch": {"tauri:options": {"application": WINDOW_BIN}}}});
-        let v = w.call("POST", "/session", Some(caps));
-        w.session = v["sessionId"]
-            .as_str()
-            .expect("a WebDriver session")
-            .to_owned();
+        let created = w.try_call("POST", "/session", Some(caps));
+        let session = match &created {
+            Ok(v) => v["sessionId"].as_str().map(str::to_owned),
+            Err(_) => None,
+        };
+        w.session = session.unwrap_or_else(|| {
+            panic!(
+                "no WebDriver session for {WINDOW_BIN}: POST {}/session to tauri-driver (port {port}, listening: {}), which forwards to WebKitWebDriver (port {native}, listening: {}), answered {created:?}",
+                w.base,
+                listening(port),
+                listening(native),
+            )
+        });
         w
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    /// A WebDriver command; its `value`, or what went wrong on the way.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let http = self.http.clone();
         let v: Value = self.runtime.block_on(async move {
-            let mut req = http.request(method, url);
+            let mut req = http.request(method, url).timeout(WAIT);
             if let Some(b) = body {
                 req = req.json(&b);
             }
-            req.send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap_or(Value::Null)
-        });
-        v["value"].clone()
+            let resp = req.send().await.map_err(|e| format!("{e:?}"))?;
+            Ok::<_, String>(resp.json().await.unwrap_or(Value::Null))
+        })?;
+        Ok(v["value"].clone())
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
     }
 
     fn s(&self, path: &str) -> String {
@@ -188,7 +212,16 @@ impl Window {
 impl Drop for Window {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = self.call("DELETE", &format!("/session/{}", self.session), None);
+            let _ = self.try_call("DELETE", &format!("/session/{}", self.session), None);
+        }
+        // SIGTERM: tauri-driver ends WebKitWebDriver then (SIGKILL would
+        // leave it running). No panic here: this may run while unwinding.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.driver.id().to_string()])
+            .status();
+        let deadline = Instant::now() + WAIT;
+        while matches!(self.driver.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();

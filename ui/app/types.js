@@ -29,6 +29,7 @@
  * @property {AccountInfo|null} account
  * @property {number} outbox_pending
  * @property {number|null} paused_until_ms
+ * @property {string|null} [storage_error] why the local store cannot be written
  *
  * @typedef {object} StoredNotification
  * @property {number} local_id

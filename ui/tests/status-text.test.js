@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accountKey, bannerFor, describeConnection, isSignedIn, needsTick, outboxText, pauseText } from '../app/lib/status-text.js';
+import { accountKey, bannerFor, describeConnection, isSignedIn, needsTick, outboxText, pauseText, storageText } from '../app/lib/status-text.js';
 
 const NOW = Date.UTC(2025, 2, 12, 15, 30);
 const status = (connection, extra = {}) => ({ connection, unread: 0, account: { server: 'https://s', username: 'maria', user_id: 1, role: 'landlord' }, outbox_pending: 0, paused_until_ms: null, ...extra });
@@ -52,6 +52,8 @@ test('paused popups and unsent changes are mentioned only when true', () => {
   assert.ok(needsTick(status({ state: 'connected' }, { paused_until_ms: NOW + 1000 }), NOW));
   assert.equal(needsTick(status({ state: 'connected' }), NOW), false);
   assert.equal(outboxText(0), null);
+  assert.equal(storageText(status({ state: 'connected' })), null);
+  assert.match(storageText(status({ state: 'connected' }, { storage_error: 'database or disk is full' })), /cannot be saved.*disk is full.*still pop up/);
   assert.equal(outboxText(1), '1 change waiting to be sent');
   assert.equal(outboxText(3), '3 changes waiting to be sent');
 });

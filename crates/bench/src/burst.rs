@@ -15,7 +15,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use smarthunt_core::engine::Tuning;
 use smarthunt_core::ports::PopupKey;
-use smarthunt_devserver::TENANT;
+use smarthunt_devserver::{CONTROL_TOKEN_ENV, CONTROL_TOKEN_HEADER, TENANT};
+
+/// This run's token for the dev server's control API: the one inherited
+/// (a worker's), else one drawn now for the
+/// dev server and the worker this process starts (passed to both).
+fn control_token() -> String {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN
+        .get_or_init(|| {
+            std::env::var(CONTROL_TOKEN_ENV)
+                .ok()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
+        })
+        .clone()
+}
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -152,11 +167,14 @@ pub async fn run(plan: &BurstPlan, devserver_bin: &Path) -> Vec<(String, Figure)
     ]
 }
 
-/// Starts the dev server binary on a free loopback port; returns it and its URL.
+/// Starts the dev server binary on a free loopback port with this run's
+/// control token (from [`CONTROL_TOKEN_ENV`], inherited by the worker too);
+/// returns it and its URL.
 pub async fn start_devserver(bin: &Path) -> BenchResult<(Child, String)> {
     let mut child = Command::new(bin)
         .args(["--port", "0"])
         .env("RUST_LOG", "warn")
+        .env(CONTROL_TOKEN_ENV, control_token())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -197,6 +215,7 @@ async fn one_run(count: u64, devserver_bin: &Path) -> BenchResult<BurstRun> {
             "--count",
             &count.to_string(),
         ])
+        .env(CONTROL_TOKEN_ENV, control_token())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -269,7 +288,12 @@ async fn flood_and_watch(bench: &BenchEngine, server: &str, count: u64) -> Bench
         let url = format!("{server}/control/flood");
         let body = json!({ "username": TENANT.0, "count": count });
         tokio::spawn(async move {
-            let answer = reqwest::Client::new().post(url).json(&body).send().await;
+            let answer = reqwest::Client::new()
+                .post(url)
+                .header(CONTROL_TOKEN_HEADER, control_token())
+                .json(&body)
+                .send()
+                .await;
             let took = start.elapsed();
             match answer {
                 Ok(r) if r.status().is_success() => Ok(took),

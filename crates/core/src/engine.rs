@@ -110,6 +110,9 @@ pub struct EngineStatus {
     pub account: Option<AccountInfo>,
     pub outbox_pending: usize,
     pub paused_until_ms: Option<i64>,
+    /// Why the local store cannot be written (disk full, read-only), until
+    /// a write succeeds again. Live notifications still pop meanwhile.
+    pub storage_error: Option<String>,
 }
 
 /// Changes the window may want to re-query for.
@@ -122,12 +125,20 @@ pub enum EngineEvent {
     BookingDecided { booking_id: i64, approved: bool },
 }
 
+/// Where an intent's outcome goes: done (kept in the outbox, on its way to
+/// the server) or why not.
+type Done = oneshot::Sender<Result<(), EngineError>>;
+
 enum Command {
-    MarkRead(i64),
-    MarkAllRead,
+    MarkRead {
+        local_id: i64,
+        done: Option<Done>,
+    },
+    MarkAllRead(Done),
     SendChat {
         receiver: i64,
         content: String,
+        done: Done,
     },
     DecideBooking {
         local_id: i64,
@@ -148,6 +159,28 @@ enum Command {
     /// The network came back or the machine woke: reconnect now.
     Nudge,
     Shutdown,
+}
+
+impl Command {
+    /// Answers a command that cannot be carried out with `why`.
+    fn refuse(self, why: impl Fn() -> EngineError) {
+        match self {
+            Command::DecideBooking { reply, .. } => {
+                let _ = reply.send(Err(why()));
+            }
+            Command::Open { reply, .. } => {
+                let _ = reply.send(Err(why()));
+            }
+            Command::MarkRead {
+                done: Some(done), ..
+            }
+            | Command::MarkAllRead(done)
+            | Command::SendChat { done, .. } => {
+                let _ = done.send(Err(why()));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A cheap handle to the running engine.
@@ -185,6 +218,7 @@ impl Engine {
             account: None,
             outbox_pending: 0,
             paused_until_ms: None,
+            storage_error: None,
         });
         let (events, _) = broadcast::channel(256);
         let store = StoreCell::default();
@@ -233,17 +267,39 @@ impl Engine {
             .map_err(|_| EngineError::Stopped)
     }
 
+    /// Sends `command` and waits for its outcome.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Command,
+    ) -> Result<T, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(command(tx)).await?;
+        rx.await.map_err(|_| EngineError::Stopped)?
+    }
+
     /// Marks one notification (by local id) read, here and on the server.
+    /// Ok once that is kept in the outbox.
     pub async fn mark_read(&self, local_id: i64) -> Result<(), EngineError> {
-        self.send(Command::MarkRead(local_id)).await
+        self.ask(|done| Command::MarkRead {
+            local_id,
+            done: Some(done),
+        })
+        .await
     }
 
     pub async fn mark_all_read(&self) -> Result<(), EngineError> {
-        self.send(Command::MarkAllRead).await
+        self.ask(Command::MarkAllRead).await
     }
 
+    /// Ok once the message is kept in the outbox (it is sent from there);
+    /// an error when it could not be kept, so the draft must stay.
     pub async fn send_chat(&self, receiver: i64, content: String) -> Result<(), EngineError> {
-        self.send(Command::SendChat { receiver, content }).await
+        self.ask(|done| Command::SendChat {
+            receiver,
+            content,
+            done,
+        })
+        .await
     }
 
     /// Approves or declines the booking a notification is about; returns
@@ -479,13 +535,7 @@ impl Runner {
                 cmd = self.commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => return false,
                     Some(Command::Reload) => return true,
-                    Some(Command::DecideBooking { reply, .. }) => {
-                        let _ = reply.send(Err(EngineError::NotSignedIn));
-                    }
-                    Some(Command::Open { reply, .. }) => {
-                        let _ = reply.send(Err(EngineError::NotSignedIn));
-                    }
-                    Some(_) => {}
+                    Some(other) => other.refuse(|| EngineError::NotSignedIn),
                 }
             }
         }
@@ -618,6 +668,8 @@ struct AccountRun<'a> {
     /// Rows shown as popups and not yet marked so in the store: written
     /// together, not as one more commit per notification.
     popped: Vec<i64>,
+    /// Popups of notifications the store could not keep, so far.
+    unsaved: u64,
     tasks_tx: mpsc::Sender<TaskDone>,
     tasks_rx: mpsc::Receiver<TaskDone>,
 }
@@ -727,6 +779,7 @@ impl<'a> AccountRun<'a> {
             stats_again: false,
             summaries: SummaryThrottle::default(),
             popped: Vec::new(),
+            unsaved: 0,
             tasks_tx,
             tasks_rx,
         }
@@ -1130,9 +1183,16 @@ impl<'a> AccountRun<'a> {
             self.learn_name_from(n).await;
         }
         let mut new = 0;
+        let mut storage = None;
         for (n, inserted) in self.store_live(batch).await {
-            let Inserted::New(local_id) = inserted else {
-                continue;
+            let local_id = match inserted {
+                Ok(Inserted::New(local_id)) => local_id,
+                Ok(Inserted::Duplicate(_)) => continue,
+                Err(why) => {
+                    storage = Some(why);
+                    self.pop_unsaved(n);
+                    continue;
+                }
             };
             new += 1;
             let decision = self
@@ -1142,6 +1202,7 @@ impl<'a> AccountRun<'a> {
             // After the popup decision is carried out: benchmarks time this.
             self.emit(EngineEvent::NotificationAdded { local_id });
         }
+        self.storage_failing(storage);
         if new > 0 && self.variant != ServerVariant::Documented {
             // No unread_count frames here: count them now, confirm over REST.
             self.server_unread = self.server_unread.map(|u| u + new);
@@ -1152,39 +1213,81 @@ impl<'a> AccountRun<'a> {
 
     /// One transaction for the batch; if it fails, each notification on its
     /// own, so one that cannot be stored does not take the others with it.
-    /// Gives back the notifications that were stored, in order, each with
-    /// what storing it did; those that could not be stored are logged.
+    /// Gives back every notification, in order, with what storing it did or
+    /// why it could not be stored.
     async fn store_live(
         &self,
         batch: Vec<IncomingNotification>,
-    ) -> Vec<(IncomingNotification, Inserted)> {
+    ) -> Vec<(IncomingNotification, Result<Inserted, String>)> {
         let window = self.runner.tuning.dedupe_window.as_millis() as i64;
         let count = batch.len();
         let stored = self
             .runner
             .store
-            .run(move |s| match s.insert_notifications(&batch, now_ms(), window) {
-                Ok(all) => Ok(batch.into_iter().zip(all).collect()),
-                Err(e) if count > 1 => {
-                    tracing::warn!(error = %e, count, "cannot store a batch; storing one by one");
-                    Ok(batch
-                        .into_iter()
-                        .filter_map(|n| match s.insert_notification(&n, now_ms(), window) {
-                            Ok(r) => Some((n, r)),
-                            Err(e) => {
-                                tracing::error!(error = %e, "cannot store a notification");
-                                None
-                            }
-                        })
-                        .collect())
-                }
-                Err(e) => Err(e),
+            .run(move |s| {
+                Ok(match s.insert_notifications(&batch, now_ms(), window) {
+                    Ok(all) => batch.into_iter().zip(all.into_iter().map(Ok)).collect(),
+                    Err(e) if count > 1 => {
+                        tracing::warn!(error = %e, count, "cannot store a batch; storing one by one");
+                        batch
+                            .into_iter()
+                            .map(|n| {
+                                let r = s.insert_notification(&n, now_ms(), window);
+                                (n, r.map_err(|e| e.to_string()))
+                            })
+                            .collect::<Vec<_>>()
+                    }
+                    Err(e) => {
+                        let why = e.to_string();
+                        batch.into_iter().map(|n| (n, Err(why.clone()))).collect()
+                    }
+                })
             })
             .await;
         stored.unwrap_or_else(|e| {
-            tracing::error!(error = %e, count, "cannot store notifications");
+            tracing::error!(error = %e, count, "cannot reach the store");
             Vec::new()
         })
+    }
+
+    /// Notes whether the store could be written, for the status; passes
+    /// `r` on. Errors that are not the store's say nothing about it.
+    fn wrote<T>(&self, r: Result<T, EngineError>) -> Result<T, EngineError> {
+        match &r {
+            Ok(_) => self.storage_failing(None),
+            Err(EngineError::Store(e)) => self.storage_failing(Some(e.to_string())),
+            Err(_) => {}
+        }
+        r
+    }
+
+    fn storage_failing(&self, error: Option<String>) {
+        if let Some(e) = &error {
+            tracing::error!(error = %e, "the local store cannot be written");
+        }
+        self.runner.status.send_if_modified(|s| {
+            let changed = s.storage_error != error;
+            s.storage_error = error;
+            changed
+        });
+    }
+
+    /// A live notification the store could not keep still pops, as the
+    /// policy says (a flood is still folded, and then not shown): the user
+    /// hears of it now, and the server still has it.
+    fn pop_unsaved(&mut self, n: IncomingNotification) {
+        let decision = self
+            .policy
+            .decide(n.kind, now_ms(), local_now(), &self.settings);
+        if decision == Decision::Popup {
+            self.unsaved += 1;
+            self.ports_show(Popup::notice(
+                PopupKey::Unsaved(self.unsaved),
+                n.title,
+                n.body,
+                n.kind,
+            ));
+        }
     }
 
     /// Shows (replacing) the summary popup of every kind with news.
@@ -1632,7 +1735,7 @@ impl<'a> AccountRun<'a> {
 
     async fn on_command(&mut self, c: Command) -> Option<AccountExit> {
         match c {
-            Command::MarkRead(local_id) => {
+            Command::MarkRead { local_id, done } => {
                 let r = self
                     .runner
                     .store
@@ -1652,32 +1755,44 @@ impl<'a> AccountRun<'a> {
                         Ok(true)
                     })
                     .await;
+                let r = self.wrote(r);
                 if matches!(r, Ok(true)) {
                     self.server_unread = self.server_unread.map(|u| u.saturating_sub(1));
                     self.after_intent().await;
                 }
+                if let Some(done) = done {
+                    let _ = done.send(r.map(drop));
+                }
             }
-            Command::MarkAllRead => {
+            Command::MarkAllRead(done) => {
                 let r = self
                     .runner
                     .store
                     .run(|s| s.enqueue(&OutboxOp::MarkAllRead, now_ms()))
                     .await;
+                let r = self.wrote(r);
                 if r.is_ok() {
                     self.server_unread = Some(0);
                     self.after_intent().await;
                 }
+                let _ = done.send(r.map(drop));
             }
-            Command::SendChat { receiver, content } => {
+            Command::SendChat {
+                receiver,
+                content,
+                done,
+            } => {
                 let r = self
                     .runner
                     .store
                     .run(move |s| s.enqueue(&OutboxOp::SendChat { receiver, content }, now_ms()))
                     .await;
+                let r = self.wrote(r);
                 if r.is_ok() {
                     self.emit(EngineEvent::ChatChanged);
                     self.after_intent().await;
                 }
+                let _ = done.send(r.map(drop));
             }
             Command::DecideBooking {
                 local_id,
@@ -1772,7 +1887,11 @@ impl<'a> AccountRun<'a> {
         if n.is_read {
             return Ok(n);
         }
-        Box::pin(self.on_command(Command::MarkRead(local_id))).await;
+        Box::pin(self.on_command(Command::MarkRead {
+            local_id,
+            done: None,
+        }))
+        .await;
         self.stored(local_id).await
     }
 

@@ -17,6 +17,9 @@ pub enum PopupKey {
     Digest,
     /// Something the user must act on: signed out, keychain locked.
     Account,
+    /// A live notification the store could not keep (disk full): shown
+    /// all the same, numbered in arrival order; it opens the window.
+    Unsaved(u64),
 }
 
 /// What the user can do from a popup.

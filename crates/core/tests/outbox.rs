@@ -257,3 +257,139 @@ async fn outbox_survives_kill_9_of_the_client() {
     wait_outbox_empty(&h).await;
     assert_eq!(server_messages(&h, "Queued before a kill -9").await, 1);
 }
+
+/// A small tmpfs mounted over `dir` for the test's life: a disk that can
+/// really fill up. Needs root (CI runs as root); unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> Self {
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .expect("mount runs");
+        assert!(
+            out.status.success(),
+            "this test fills a real disk: it mounts a tmpfs, which needs root ({})",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        Self(dir.to_owned())
+    }
+
+    /// Writes a file until the disk is full; returns it.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.0.join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_the_send_loudly_still_pops_and_recovers() {
+    use smarthunt_core::engine::EngineError;
+    use smarthunt_core::ports::PopupKey;
+    let mut h = Harness::new(Variant::Documented).await;
+    let disk = SmallDisk::mount(h.dir.path(), "8m");
+    h.login(TENANT, false).await;
+    let engine = h.start_engine(fast_tuning());
+    h.wait_connected().await;
+    engine
+        .send_chat(1, "Sent while there is room".into())
+        .await
+        .expect("kept in the outbox");
+    wait_outbox_empty(&h).await;
+
+    let filler = disk.fill();
+    // SQLite reuses the room its files already have; sends soon need more.
+    let mut failed = None;
+    for i in 0..500 {
+        match engine
+            .send_chat(1, format!("{i} {}", "x".repeat(8000)))
+            .await
+        {
+            Ok(()) => {}
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let err = failed.expect("a send on a full disk fails");
+    assert!(matches!(err, EngineError::Store(_)), "{err:?}");
+    assert!(err.to_string().contains("full"), "says why: {err}");
+    let status = engine.status().borrow().clone();
+    assert!(
+        status
+            .storage_error
+            .as_deref()
+            .is_some_and(|e| e.contains("full")),
+        "the status says storage is failing: {status:?}"
+    );
+
+    // Live notifications pop all the same, stored or not.
+    let mut unsaved = false;
+    for i in 0..50 {
+        let title = format!("Leak in flat {i}");
+        h.notify("tenant", &title, "maintenance").await;
+        let popups = h
+            .wait_popups("the notification pops", |p| {
+                p.iter().any(|p| p.title == title)
+            })
+            .await;
+        let popup = popups.iter().find(|p| p.title == title).unwrap();
+        if matches!(popup.key, PopupKey::Unsaved(_)) {
+            unsaved = true;
+            let status = engine.status().borrow().clone();
+            assert!(status.storage_error.is_some(), "{status:?}");
+            break;
+        }
+    }
+    assert!(
+        unsaved,
+        "a notification the store could not keep still popped"
+    );
+
+    // Room again: the store works, the status says so, a send goes out.
+    std::fs::remove_file(&filler).unwrap();
+    h.notify("tenant", "Leak fixed", "maintenance").await;
+    let popups = h
+        .wait_popups("stored and popped", |p| {
+            p.iter().any(|p| p.title == "Leak fixed")
+        })
+        .await;
+    let fixed = popups.iter().find(|p| p.title == "Leak fixed").unwrap();
+    assert!(matches!(fixed.key, PopupKey::Notification(_)), "{fixed:?}");
+    h.wait_status("storage works again", |s| s.storage_error.is_none())
+        .await;
+    engine
+        .send_chat(1, "Sent after the disk was freed".into())
+        .await
+        .expect("kept again");
+    wait_outbox_empty(&h).await;
+    assert_eq!(
+        server_messages(&h, "Sent after the disk was freed").await,
+        1
+    );
+    h.stop_engine().await;
+    drop(disk);
+}

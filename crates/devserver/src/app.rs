@@ -142,6 +142,8 @@ pub struct App {
     pub auth: Auth,
     pub counters: Counters,
     pub knobs: Knobs,
+    /// What every `/control/` request must carry.
+    pub control_token: String,
     shutdown: watch::Sender<bool>,
 }
 
@@ -220,6 +222,10 @@ impl App {
             ),
             counters: Counters::default(),
             knobs: Knobs::new(),
+            control_token: cfg.control_token.clone().unwrap_or_else(|| {
+                let bytes: [u8; 16] = rand::rng().random();
+                bytes.iter().map(|b| format!("{b:02x}")).collect()
+            }),
             shutdown: watch::Sender::new(false),
         }
     }

@@ -1,5 +1,8 @@
-//! The control API under `/control/` (loopback peers only): create events,
-//! inject faults, read counters. Bodies and answers are JSON.
+//! The control API under `/control/`: create events, inject faults, read
+//! counters. Bodies and answers are JSON. Only for a loopback peer that
+//! names a loopback `Host` (a DNS-rebound page names its own) and carries
+//! the run's token in `x-control-token` (a page cannot set it cross-origin
+//! without a preflight, which is never granted).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +27,7 @@ const MAX_BODY: usize = 256 << 20;
 type Answer = Result<Json<Value>, ApiError>;
 
 /// The `/control/` routes.
-pub fn router() -> Router<Arc<App>> {
+pub fn router(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .route("/control/notify", post(notify))
         .route("/control/flood", post(flood))
@@ -41,23 +44,66 @@ pub fn router() -> Router<Arc<App>> {
         .route("/control/read_elsewhere", post(read_elsewhere))
         .route("/control/reset_database", post(reset_database))
         .route("/control/stats", get(stats))
-        .route_layer(middleware::from_fn(loopback_only))
+        .route_layer(middleware::from_fn_with_state(app, guard))
         .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
-async fn loopback_only(
+async fn guard(
+    State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if peer.ip().is_loopback() {
-        Ok(next.run(req).await)
-    } else {
-        Err(ApiError::detail(
-            StatusCode::FORBIDDEN,
-            "control API is loopback-only",
-        ))
+    let refuse = |why: &str| Err(ApiError::detail(StatusCode::FORBIDDEN, why));
+    if !peer.ip().is_loopback() {
+        return refuse("control API is loopback-only");
     }
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    if !is_loopback_host(host) {
+        return refuse("control API answers only to a loopback Host");
+    }
+    let token = req
+        .headers()
+        .get(crate::CONTROL_TOKEN_HEADER)
+        .map(|t| t.as_bytes())
+        .unwrap_or_default();
+    if !same_secret(token, app.control_token.as_bytes()) {
+        return refuse("control API needs this run's token in x-control-token");
+    }
+    Ok(next.run(req).await)
+}
+
+/// `localhost`, `127.0.0.1`, `[::1]`..., with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port))
+            if !name.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && !host.ends_with(']') =>
+        {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Compares without stopping at the first difference.
+fn same_secret(given: &[u8], want: &[u8]) -> bool {
+    given.len() == want.len()
+        && given
+            .iter()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 fn check_status(status: Option<u16>) -> Result<Option<u16>, ApiError> {

@@ -101,7 +101,21 @@ pub struct DevServerConfig {
     /// The certificate should be valid for `localhost`, the host name
     /// [`DevServer::base_url`] then uses.
     pub tls: Option<TlsFiles>,
+    /// The secret every `/control/` request must carry in
+    /// [`CONTROL_TOKEN_HEADER`]; `None` draws a random one at start
+    /// ([`DevServer::control_token`] tells it).
+    pub control_token: Option<String>,
 }
+
+/// The header that carries the control API's token. A web page cannot set
+/// it on a cross-origin request without a preflight the server never
+/// grants, so a page in the user's browser cannot drive the control API.
+pub const CONTROL_TOKEN_HEADER: &str = "x-control-token";
+
+/// The `smarthunt-devserver` binary takes its control token from this
+/// variable (inherited, never on a command line), else draws one and prints
+/// it after its ready line.
+pub const CONTROL_TOKEN_ENV: &str = "SMARTHUNT_CONTROL_TOKEN";
 
 impl Default for DevServerConfig {
     fn default() -> Self {
@@ -115,6 +129,7 @@ impl Default for DevServerConfig {
             refresh_ttl: Duration::from_secs(24 * 60 * 60),
             jwt_secret: "smarthunt-devserver-insecure-dev-secret".to_owned(),
             tls: None,
+            control_token: None,
         }
     }
 }
@@ -154,7 +169,7 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/ws/notifications/", get(ws::handshake))
         .merge(rest::router())
-        .merge(control::router())
+        .merge(control::router(Arc::clone(&app)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
@@ -221,6 +236,11 @@ impl DevServer {
             server: Some(server),
             scenario,
         })
+    }
+
+    /// The token `/control/` requests must carry in [`CONTROL_TOKEN_HEADER`].
+    pub fn control_token(&self) -> &str {
+        &self.app.control_token
     }
 
     /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` with TLS (no

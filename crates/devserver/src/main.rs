@@ -118,6 +118,9 @@ async fn main() -> ExitCode {
             .tls_cert
             .zip(cli.tls_key)
             .map(|(cert_pem, key_pem)| TlsFiles { cert_pem, key_pem }),
+        control_token: std::env::var(smarthunt_devserver::CONTROL_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.is_empty()),
         ..DevServerConfig::default()
     };
     let server = match DevServer::start(cfg).await {
@@ -130,6 +133,14 @@ async fn main() -> ExitCode {
     {
         let mut out = std::io::stdout().lock();
         if writeln!(out, "listening on {}", server.base_url())
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "control API token (header {}): {}",
+                    smarthunt_devserver::CONTROL_TOKEN_HEADER,
+                    server.control_token()
+                )
+            })
             .and_then(|()| out.flush())
             .is_err()
         {

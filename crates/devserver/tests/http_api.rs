@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use smarthunt_devserver::{DevServer, DevServerConfig, Variant, LANDLORD, TENANT};
+use smarthunt_devserver::{
+    DevServer, DevServerConfig, Variant, CONTROL_TOKEN_HEADER, LANDLORD, TENANT,
+};
 
 #[tokio::test]
 async fn login_and_refresh() {
@@ -77,7 +79,7 @@ async fn login_and_refresh() {
     assert_eq!(v["code"], "token_not_valid");
 
     // Forced refresh failure, then cleared.
-    control(&base, "fail_refresh", json!({"status": 500})).await;
+    control(&server, "fail_refresh", json!({"status": 500})).await;
     let r = c
         .post(format!("{base}/api/token/refresh/"))
         .json(&json!({ "refresh": refresh }))
@@ -85,7 +87,7 @@ async fn login_and_refresh() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    control(&base, "fail_refresh", json!({"status": null})).await;
+    control(&server, "fail_refresh", json!({"status": null})).await;
     let r = c
         .post(format!("{base}/api/token/refresh/"))
         .json(&json!({ "refresh": refresh }))
@@ -94,7 +96,7 @@ async fn login_and_refresh() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
-    let s = stats(&base).await;
+    let s = stats(&server).await;
     assert_eq!(s["token_requests"], 4);
     assert_eq!(s["refresh_requests"], 4);
     server.shutdown().await;
@@ -124,7 +126,7 @@ async fn unauthorized_and_revoked() {
 
     let (access, refresh) = login(&base, LANDLORD).await;
     assert_eq!(get(&base, path, &access).await.0, StatusCode::OK);
-    control(&base, "revoke_access_tokens", json!({})).await;
+    control(&server, "revoke_access_tokens", json!({})).await;
     assert_eq!(get(&base, path, &access).await.0, StatusCode::UNAUTHORIZED);
     let err = try_connect(&server, &access).await.expect_err("revoked");
     assert_eq!(handshake_status(&err), Some(403));
@@ -150,17 +152,22 @@ async fn notification_pagination_and_filters() {
     let server = start(Variant::Documented).await;
     let base = server.base_url();
     let (access, _) = login(&base, LANDLORD).await;
-    let v = control(&base, "flood", json!({"username": "landlord", "count": 45})).await;
+    let v = control(
+        &server,
+        "flood",
+        json!({"username": "landlord", "count": 45}),
+    )
+    .await;
     assert_eq!(v, json!({"first_id": 1, "last_id": 45}));
     control(
-        &base,
+        &server,
         "notify",
         json!({"username": "landlord", "title": "Booked", "body": "b", "notification_type": "booking", "data": {"booking_id": 9}}),
     )
     .await;
     // Not the landlord's: must not show up.
     control(
-        &base,
+        &server,
         "notify",
         json!({"username": "tenant", "title": "x", "body": "y", "notification_type": "general"}),
     )
@@ -220,7 +227,7 @@ async fn notification_pagination_and_filters() {
     );
 
     control(
-        &base,
+        &server,
         "read_elsewhere",
         json!({"username": "landlord", "ids": [1, 2, 3]}),
     )
@@ -241,7 +248,7 @@ async fn mark_read_via_rest_sends_no_frame() {
     let (tenant_access, _) = login(&base, TENANT).await;
     for i in 0..3 {
         control(
-            &base,
+            &server,
             "notify",
             json!({"username": "landlord", "title": format!("n{i}"), "body": "b", "notification_type": "review", "data": {"review_id": i, "rating": 5}}),
         )
@@ -348,12 +355,12 @@ async fn messages_and_failing_posts() {
     assert_eq!(chat["content"], "Is the loft free in May?");
 
     control(
-        &base,
+        &server,
         "message",
         json!({"from": "landlord", "to": "tenant", "content": "Yes!"}),
     )
     .await;
-    control(&base, "fail_message_post", json!({"count": 1})).await;
+    control(&server, "fail_message_post", json!({"count": 1})).await;
     let r = c
         .post(&url)
         .bearer_auth(&tenant)
@@ -403,7 +410,7 @@ async fn booking_approval() {
     let (landlord, _) = login(&base, LANDLORD).await;
     let (tenant, _) = login(&base, TENANT).await;
     let v = control(
-        &base,
+        &server,
         "booking_request",
         json!({"tenant": "tenant", "property_id": 2}),
     )
@@ -496,7 +503,7 @@ async fn persistence_across_restart_and_reset() {
             .expect("notify");
     }
     control(
-        &base,
+        &server,
         "read_elsewhere",
         json!({"username": "landlord", "ids": [2]}),
     )
@@ -516,18 +523,18 @@ async fn persistence_across_restart_and_reset() {
     assert_eq!(list["count"], 3);
     assert_eq!(list["results"][1]["is_read"], true);
     let v = control(
-        &base,
+        &server,
         "notify",
         json!({"username": "landlord", "title": "t", "body": "b", "notification_type": "general"}),
     )
     .await;
     assert_eq!(v["id"], 4, "ids continue");
 
-    control(&base, "reset_database", json!({})).await;
+    control(&server, "reset_database", json!({})).await;
     let (_, list) = get(&base, "/api/interactions/notifications/", &access).await;
     assert_eq!(list["count"], 0);
     let v = control(
-        &base,
+        &server,
         "notify",
         json!({"username": "landlord", "title": "t", "body": "b", "notification_type": "general"}),
     )
@@ -541,22 +548,19 @@ async fn control_rejects_bad_input() {
     let server = start(Variant::Documented).await;
     let base = server.base_url();
     let c = http();
-    let r = c
-        .post(format!("{base}/control/notify"))
-        .body("{")
-        .send()
-        .await
-        .unwrap();
+    let post = |path: &str| {
+        c.post(format!("{base}/control/{path}"))
+            .header(CONTROL_TOKEN_HEADER, server.control_token())
+    };
+    let r = post("notify").body("{").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = c
-        .post(format!("{base}/control/notify"))
+    let r = post("notify")
         .json(&json!({"username": "nobody", "title": "t", "body": "b"}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = c
-        .post(format!("{base}/control/close"))
+    let r = post("close")
         .json(&json!({"code": 12}))
         .send()
         .await
@@ -564,5 +568,52 @@ async fn control_rejects_bad_input() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let r = c.get(format!("{base}/nope")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn control_needs_the_runs_token_and_a_loopback_host() {
+    let server = start(Variant::Documented).await;
+    let base = server.base_url();
+    let c = http();
+    let notify = json!({"username": "tenant", "title": "planted", "body": "b"});
+    // What a page in the user's browser can send: a "simple" text/plain
+    // POST with no custom header.
+    let r = c
+        .post(format!("{base}/control/notify"))
+        .header("content-type", "text/plain")
+        .body(notify.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(format!("{base}/control/notify"))
+        .header(
+            CONTROL_TOKEN_HEADER,
+            "0".repeat(server.control_token().len()),
+        )
+        .json(&notify)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a wrong token");
+    // DNS rebinding: the right peer and even the token, but the page's Host.
+    let r = c
+        .post(format!("{base}/control/notify"))
+        .header(CONTROL_TOKEN_HEADER, server.control_token())
+        .header("host", format!("evil.example:{}", server.addr().port()))
+        .json(&notify)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a foreign Host");
+    let (access, _) = login(&base, TENANT).await;
+    let (_, list) = get(&base, "/api/interactions/notifications/", &access).await;
+    assert_eq!(list["count"], 0, "nothing was created: {list}");
+    // The token and a loopback Host: served.
+    control(&server, "notify", notify).await;
+    let (_, list) = get(&base, "/api/interactions/notifications/", &access).await;
+    assert_eq!(list["count"], 1);
     server.shutdown().await;
 }

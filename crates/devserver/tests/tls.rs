@@ -150,6 +150,10 @@ async fn tls_mode_serves_rest_control_and_the_websocket_on_one_https_listener() 
     let client = https_client(&pki);
     let stats = client
         .get(format!("{}/control/stats", server.base_url()))
+        .header(
+            smarthunt_devserver::CONTROL_TOKEN_HEADER,
+            server.control_token(),
+        )
         .send()
         .await
         .expect("control over https");

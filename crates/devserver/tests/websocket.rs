@@ -35,7 +35,7 @@ async fn bad_tokens_get_403() {
     let err = try_connect(&short, &access).await.expect_err("expired");
     assert_eq!(handshake_status(&err), Some(403));
 
-    let s = stats(&server.base_url()).await;
+    let s = stats(&server).await;
     assert_eq!(s["handshakes_total"], 4);
     assert_eq!(s["handshakes_rejected"], 4);
     short.shutdown().await;
@@ -72,7 +72,7 @@ async fn documented_dialect() {
     assert!(matches!(next_msg(&mut ws).await, Message::Pong(p) if &p[..] == b"hi"));
 
     let id = control(
-        &base,
+        &server,
         "notify",
         json!({"username": "landlord", "title": "Hello", "body": "World", "notification_type": "maintenance", "data": {"maintenance_id": 3, "property_id": 1, "status": "pending"}}),
     )
@@ -146,14 +146,14 @@ async fn documented_dialect() {
 
     // Arbitrary frames go out as they are.
     control(
-        &base,
+        &server,
         "event",
         json!({"username": "tenant", "frame": {"type": "maintenance_update", "maintenance_id": 1}}),
     )
     .await;
     assert_eq!(next_json(&mut tws).await["type"], "maintenance_update");
 
-    let s = stats(&base).await;
+    let s = stats(&server).await;
     assert_eq!(s["connections_open"], 3);
     assert_eq!(s["ws_client_frames"], 7);
     server.shutdown().await;
@@ -192,7 +192,7 @@ async fn legacy_dialect() {
 
     // A message: the notify arrives, then the unhandled chat_message kills the socket.
     control(
-        &base,
+        &server,
         "message",
         json!({"from": "tenant", "to": "landlord", "content": "hi"}),
     )
@@ -205,14 +205,14 @@ async fn legacy_dialect() {
     // Same for a control event of an unhandled type, but not for other types.
     let mut ws = connect(&server, &landlord).await;
     control(
-        &base,
+        &server,
         "event",
         json!({"username": "landlord", "frame": {"type": "whatever", "x": 1}}),
     )
     .await;
     assert_eq!(next_json(&mut ws).await["type"], "whatever");
     control(
-        &base,
+        &server,
         "event",
         json!({"username": "landlord", "frame": {"type": "booking_update"}}),
     )
@@ -232,21 +232,21 @@ async fn control_close_and_reject() {
     let (access, _) = login(&base, TENANT).await;
     let mut a = connect(&server, &access).await;
     let mut b = connect(&server, &access).await;
-    let v = control(&base, "close", json!({"code": 4001, "reason": "bye"})).await;
+    let v = control(&server, "close", json!({"code": 4001, "reason": "bye"})).await;
     assert_eq!(v["sockets"], 2);
     assert_eq!(expect_close(&mut a).await, 4001);
     assert_eq!(expect_close(&mut b).await, 4001);
 
-    control(&base, "reject_handshakes", json!({"status": 503})).await;
+    control(&server, "reject_handshakes", json!({"status": 503})).await;
     let err = try_connect(&server, &access).await.expect_err("rejected");
     assert_eq!(handshake_status(&err), Some(503));
-    control(&base, "reject_handshakes", json!({"status": null})).await;
+    control(&server, "reject_handshakes", json!({"status": null})).await;
     let mut c = connect(&server, &access).await;
     assert_eq!(next_json(&mut c).await["type"], "connection_established");
 
     // Raw text, including a big one, goes out verbatim.
     control(
-        &base,
+        &server,
         "raw",
         json!({"username": "tenant", "text": "not json {"}),
     )
@@ -254,7 +254,7 @@ async fn control_close_and_reject() {
     next_json(&mut c).await; // unread_count greeting
     assert!(matches!(next_msg(&mut c).await, Message::Text(t) if t.as_str() == "not json {"));
     let big = "x".repeat(2 << 20);
-    control(&base, "raw", json!({"username": "tenant", "text": big})).await;
+    control(&server, "raw", json!({"username": "tenant", "text": big})).await;
     assert!(matches!(next_msg(&mut c).await, Message::Text(t) if t.len() == 2 << 20));
     server.shutdown().await;
 }
@@ -268,7 +268,7 @@ async fn stall_withholds_pongs_and_frames() {
     next_json(&mut ws).await;
     next_json(&mut ws).await;
 
-    control(&base, "stall", json!({"stalled": true})).await;
+    control(&server, "stall", json!({"stalled": true})).await;
     ws.send(Message::Ping(b"p".to_vec().into())).await.unwrap();
     server
         .notify("landlord", "lost", "b", "general", json!({}))
@@ -283,7 +283,7 @@ async fn stall_withholds_pongs_and_frames() {
     assert_eq!(status.as_u16(), 200);
     assert_eq!(list["count"], 1);
 
-    control(&base, "stall", json!({"stalled": false})).await;
+    control(&server, "stall", json!({"stalled": false})).await;
     assert!(matches!(next_msg(&mut ws).await, Message::Pong(_)));
     assert_eq!(next_json(&mut late).await["type"], "connection_established");
     server
@@ -356,7 +356,7 @@ async fn flood_of_100k_is_fast_and_complete() {
     next_json(&mut ws).await;
     let started = Instant::now();
     let v = control(
-        &base,
+        &server,
         "flood",
         json!({"username": "tenant", "count": 100_000}),
     )

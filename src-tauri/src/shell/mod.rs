@@ -120,12 +120,14 @@ async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) 
         engine: engine.clone(),
         data_dir: data_dir.clone(),
         secrets,
-        window: WindowHost::new(data_dir.clone()),
+        window: WindowHost::new(data_dir.clone(), crate::ipc::window_secret()),
         quit: tokio::sync::Notify::new(),
     });
+    // The socket serves first: a second launch that hands over to this one
+    // gets its window even while the desktop is slow to answer below.
+    let serving = tokio::spawn(window::serve(app.clone(), listener));
     let tray = tray::Tray::create(app.clone()).await;
     let forwarding = tokio::spawn(forward_core_changes(app.clone(), tray));
-    let serving = tokio::spawn(window::serve(app.clone(), listener));
     actions::serve(app.clone(), actions_rx, notifier);
     let nudger = engine.clone();
     let watcher = crate::network::watch(move || nudger.nudge());

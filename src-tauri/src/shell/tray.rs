@@ -183,12 +183,16 @@ impl Tray {
             state: "Starting…".into(),
             clicks,
         };
-        let handle = match item.assume_sni_available(true).spawn().await {
-            Ok(h) => Some(h),
-            Err(e) => {
+        let spawned =
+            crate::within_desktop_limit("the tray host", item.assume_sni_available(true).spawn())
+                .await;
+        let handle = match spawned {
+            Some(Ok(h)) => Some(h),
+            Some(Err(e)) => {
                 tracing::warn!(error = %e, "no tray item: the session bus cannot be used");
                 None
             }
+            None => None,
         };
         tokio::spawn(on_clicks(app, rx));
         Self { handle, last: None }
@@ -209,23 +213,26 @@ impl Tray {
             .is_none_or(|(l, b, _)| (*l, b) != (look, &now.1));
         let new_icon = redraw.then(|| icon(look, status.unread));
         let tooltip = badge::tooltip(status.unread, &status.connection.describe());
-        handle
-            .update(move |item| {
-                item.look = look;
-                if let Some(i) = new_icon {
-                    item.icon = i;
-                }
-                item.tooltip = tooltip;
-                item.state = text;
-            })
-            .await;
-        self.last = Some(now);
+        let updated = handle.update(move |item| {
+            item.look = look;
+            if let Some(i) = new_icon {
+                item.icon = i;
+            }
+            item.tooltip = tooltip;
+            item.state = text;
+        });
+        if crate::within_desktop_limit("a tray update", updated)
+            .await
+            .is_some()
+        {
+            self.last = Some(now);
+        }
     }
 
     /// Takes the item off the bus.
     pub async fn remove(self) {
         if let Some(handle) = self.handle {
-            handle.shutdown().await;
+            crate::within_desktop_limit("removing the tray item", handle.shutdown()).await;
         }
     }
 }
@@ -293,12 +300,13 @@ pub async fn host_available() -> bool {
             .get_property::<bool>("IsStatusNotifierHostRegistered")
             .await
     }
-    match check().await {
-        Ok(found) => found,
-        Err(e) => {
+    match crate::within_desktop_limit("the tray host", check()).await {
+        Some(Ok(found)) => found,
+        Some(Err(e)) => {
             tracing::info!(error = %e, "cannot ask for a tray host");
             false
         }
+        None => false,
     }
 }
 
@@ -313,6 +321,7 @@ mod tests {
             account: None,
             outbox_pending: 0,
             paused_until_ms: paused,
+            storage_error: None,
         }
     }
 

@@ -54,6 +54,8 @@ impl OpenItem {
 #[derive(Clone)]
 pub struct WindowHost {
     data_dir: PathBuf,
+    /// Given to each window process on its stdin; shown back as `Hello`.
+    secret: smarthunt_core::secret::Sensitive,
     inner: Arc<Mutex<Inner>>,
 }
 
@@ -83,11 +85,17 @@ struct Inner {
 const START_LIMIT: Duration = Duration::from_secs(30);
 
 impl WindowHost {
-    pub fn new(data_dir: PathBuf) -> Self {
+    pub fn new(data_dir: PathBuf, secret: smarthunt_core::secret::Sensitive) -> Self {
         Self {
             data_dir,
+            secret,
             inner: Arc::default(),
         }
+    }
+
+    /// Whether `given` is the secret this launch's windows were given.
+    pub fn is_secret(&self, given: &str) -> bool {
+        ipc::same_secret(given, self.secret.expose())
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -122,11 +130,22 @@ impl WindowHost {
         let started = std::env::current_exe().and_then(|exe| {
             tokio::process::Command::new(exe.with_file_name(WINDOW_BIN))
                 .env("SMARTHUNT_DATA_DIR", &self.data_dir)
-                .stdin(std::process::Stdio::null())
+                .env_remove(ipc::WINDOW_SECRET_ENV)
+                .stdin(std::process::Stdio::piped())
                 .spawn()
         });
         match started {
-            Ok(child) => {
+            Ok(mut child) => {
+                // Its secret, on its stdin: a pipe only it reads.
+                if let Some(mut stdin) = child.stdin.take() {
+                    let line = format!("{}\n", self.secret.expose());
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncWriteExt;
+                        if let Err(e) = stdin.write_all(line.as_bytes()).await {
+                            tracing::warn!(error = %e, "cannot give the window its secret");
+                        }
+                    });
+                }
                 inner.process = true;
                 inner.attached_once = false;
                 tokio::spawn(self.clone().watch(child));
@@ -284,8 +303,26 @@ async fn connection(app: Arc<App>, stream: UnixStream) {
     let (mut reader, writer) = ipc::wire::<ToTray, ToWindow>(stream, ipc::MAX_CALL_LINE);
     let tx = writer.spawn(WINDOW_QUEUE);
     let calls = Arc::new(tokio::sync::Semaphore::new(CALLS_AT_ONCE));
+    // Until it shows the window's secret, a connection may only ask for
+    // the window: any process of the user can reach the socket.
+    let mut trusted = false;
     loop {
         match reader.recv().await {
+            Ok(ToTray::Hello { secret }) => {
+                trusted = app.window.is_secret(&secret);
+                if !trusted {
+                    tracing::warn!("a connection showed a wrong secret");
+                }
+            }
+            Ok(ToTray::Call { id, .. }) if !trusted => {
+                let refused = Err(IpcError::bad_input(
+                    "Only SmartHunt's window may send commands; this connection may only ask to show it.",
+                ));
+                let _ = tx.send(reply(id, refused)).await;
+            }
+            Ok(ToTray::Window) if !trusted => {
+                tracing::warn!("a connection without the secret asked for the window's events");
+            }
             Ok(ToTray::Call { id, cmd, args }) => {
                 let Ok(slot) = calls.clone().acquire_owned().await else {
                     break;

@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         let _guard = runtime.enter();
         Tray::start(writer)
     };
+    tray.tell(ToTray::Hello {
+        secret: secret_from_stdin(),
+    });
     // One runtime for the link and Tauri.
     tauri::async_runtime::set(runtime.handle().clone());
     let calls = tray.clone();
@@ -78,6 +81,24 @@ fn main() -> ExitCode {
     // Closing the window ends the app, as Tauri does by default.
     app.run(|_, _| {});
     ExitCode::SUCCESS
+}
+
+/// The secret the tray app wrote on this process's stdin when it started
+/// it (the tray app clears the variable below for it). A window started by
+/// something else (tauri-driver, for the tests) is given it in its
+/// environment by whoever started it; one started by hand has none (from a
+/// terminal nothing is waited for) and may only ask for the window.
+fn secret_from_stdin() -> String {
+    use std::io::{BufRead, IsTerminal, Read};
+    if let Ok(given) = std::env::var(ipc::WINDOW_SECRET_ENV) {
+        return given;
+    }
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    if !stdin.is_terminal() {
+        let _ = stdin.lock().take(1024).read_line(&mut line);
+    }
+    line.trim().to_owned()
 }
 
 fn open(app: &AppHandle) -> tauri::Result<()> {

@@ -19,6 +19,11 @@ pub const WINDOW_BIN: &str = env!("CARGO_BIN_EXE_smarthunt-window");
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// The window's secret the tests give the app they launch, so that they
+/// can send commands over its socket as its window would. A real window
+/// is given a random one on its stdin; the webdriver tests use that.
+pub const WINDOW_SECRET: &str = "the-e2e-tests-stand-in-for-the-window";
+
 /// The shared throwaway session, with what the tests ask of it on top.
 pub struct DesktopSession(throwaway::DesktopSession);
 
@@ -232,6 +237,8 @@ impl Server {
             .unwrap();
         let server = runtime.block_on(DevServer::start(config.clone())).unwrap();
         config.addr = server.addr();
+        // A restart keeps the token as it keeps the port.
+        config.control_token = Some(server.control_token().to_owned());
         let url = server.base_url();
         Self {
             runtime,
@@ -293,11 +300,20 @@ impl Server {
         })
     }
 
+    /// The control API, with this run's token.
+    fn control_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("{}/control/{path}", self.url))
+            .header(
+                smarthunt_devserver::CONTROL_TOKEN_HEADER,
+                self.config.control_token.as_deref().unwrap_or_default(),
+            )
+    }
+
     pub fn control(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}/control/{path}", self.url);
+        let request = self.control_request(reqwest::Method::POST, path);
         self.runtime.block_on(async {
-            reqwest::Client::new()
-                .post(url)
+            request
                 .json(&body)
                 .send()
                 .await
@@ -309,17 +325,13 @@ impl Server {
     }
 
     pub fn stats(&self) -> Value {
-        let url = format!("{}/control/stats", self.url);
+        let request = self.control_request(reqwest::Method::GET, "stats");
         self.runtime
-            .block_on(async { reqwest::get(url).await.unwrap().json().await.unwrap() })
+            .block_on(async { request.send().await.unwrap().json().await.unwrap() })
     }
 
     pub fn connections(&self) -> u64 {
-        let url = format!("{}/control/stats", self.url);
-        self.runtime.block_on(async {
-            let v: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
-            v["connections_open"].as_u64().unwrap_or(0)
-        })
+        self.stats()["connections_open"].as_u64().unwrap_or(0)
     }
 }
 
@@ -349,13 +361,23 @@ impl Tray {
         }
     }
 
-    /// Calls a command over the app's socket as the window does; its
-    /// answer (panics on an error answer).
+    /// Where the app of this session listens for its window.
+    pub fn socket(&self) -> PathBuf {
+        let run = PathBuf::from(&self.session.env()["XDG_RUNTIME_DIR"]);
+        smarthunt_tray::ipc::socket_path_in(&self.session.data_dir(), Some(&run))
+    }
+
+    /// Calls a command over the app's socket as the window does, showing
+    /// the secret the test gave the app in place of the one a real window
+    /// gets on its stdin (see [`WINDOW_SECRET`]); its answer (panics on an
+    /// error answer).
     pub fn ipc_call(&self, cmd: &str, args: serde_json::Value) -> serde_json::Value {
         use std::io::{BufRead, BufReader, Write};
-        let socket = self.session.data_dir().join("app.sock");
-        let stream = std::os::unix::net::UnixStream::connect(&socket).expect("the app's socket");
+        let stream =
+            std::os::unix::net::UnixStream::connect(self.socket()).expect("the app's socket");
         stream.set_read_timeout(Some(WAIT)).unwrap();
+        let hello = serde_json::json!({"type": "hello", "secret": WINDOW_SECRET});
+        writeln!(&stream, "{hello}").unwrap();
         let call = serde_json::json!({"type": "call", "id": 1, "cmd": cmd, "args": args});
         writeln!(&stream, "{call}").unwrap();
         let mut answer = String::new();
@@ -392,6 +414,7 @@ impl Tray {
             self.session
                 .command(BIN)
                 .args(args)
+                .env(smarthunt_tray::ipc::WINDOW_SECRET_ENV, WINDOW_SECRET)
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()

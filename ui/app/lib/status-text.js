@@ -110,6 +110,17 @@ export function pauseText(pausedUntilMs, now, o = {}) {
   return `Popups paused ${formatUntil(pausedUntilMs, now, o)}`;
 }
 
+/**
+ * What to say while the local store cannot be written, or null.
+ * @param {EngineStatus|null|undefined} status
+ */
+export function storageText(status) {
+  const e = status?.storage_error;
+  return typeof e === 'string' && e
+    ? `Notifications cannot be saved on this computer (${e}). They still pop up; free some disk space.`
+    : null;
+}
+
 /** "2 messages waiting to be sent", or null. @param {number|null|undefined} n */
 export function outboxText(n) {
   const k = Number(n) || 0;

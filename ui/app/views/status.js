@@ -6,7 +6,7 @@
 
 import { h, setText, show } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
-import { bannerFor, describeConnection, outboxText, pauseText } from '../lib/status-text.js';
+import { bannerFor, describeConnection, outboxText, pauseText, storageText } from '../lib/status-text.js';
 
 /** @typedef {import('../state.js').AppState} AppState */
 
@@ -61,8 +61,9 @@ export function createStatusBar({ actions, timeOptions = {} }) {
     el.dataset.tone = c.tone;
     setText(label, c.label);
     setText(countdown, c.countdown ? ` · ${c.countdown}` : '');
-    setText(detail, c.detail ?? (s.statusError ? s.statusError.message : ''));
-    show(detail, Boolean(c.detail || s.statusError));
+    const storage = storageText(s.status);
+    setText(detail, c.detail ?? storage ?? (s.statusError ? s.statusError.message : ''));
+    show(detail, Boolean(c.detail || storage || s.statusError));
     const p = pauseText(s.status?.paused_until_ms, s.now, timeOptions);
     show(paused, Boolean(p));
     setText(/** @type {Node} */ (paused.lastChild), p ?? '');

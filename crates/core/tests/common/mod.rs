@@ -14,7 +14,7 @@ use smarthunt_core::engine::{Engine, EngineStatus, EngineTask, Ports, Tuning};
 use smarthunt_core::ports::{Notifier, Popup, PopupKey, RecordingNotifier};
 use smarthunt_core::secret::{MemorySecretStore, SecretStore, Sensitive};
 use smarthunt_core::transport::TransportOptions;
-use smarthunt_devserver::{DevServer, DevServerConfig, Variant};
+use smarthunt_devserver::{DevServer, DevServerConfig, Variant, CONTROL_TOKEN_HEADER};
 
 /// Generous: these machines are shared and noisy.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -70,6 +70,8 @@ impl Harness {
         let base_url = server.base_url();
         let mut config = config;
         config.addr = server.addr();
+        // A restart keeps the token as it keeps the port.
+        config.control_token = Some(server.control_token().to_owned());
         Self {
             server: Some(server),
             base_url,
@@ -145,10 +147,15 @@ impl Harness {
         panic!("server restarts on the same port: {last:?}");
     }
 
+    fn control_token(&self) -> &str {
+        self.config.control_token.as_deref().unwrap_or_default()
+    }
+
     pub async fn control(&self, path: &str, body: Value) -> Value {
         let resp = self
             .http
             .post(format!("{}/control/{path}", self.base_url))
+            .header(CONTROL_TOKEN_HEADER, self.control_token())
             .json(&body)
             .send()
             .await
@@ -198,6 +205,7 @@ impl Harness {
     pub async fn server_stats(&self) -> Value {
         self.http
             .get(format!("{}/control/stats", self.base_url))
+            .header(CONTROL_TOKEN_HEADER, self.control_token())
             .send()
             .await
             .expect("stats")

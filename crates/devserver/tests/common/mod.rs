@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use smarthunt_devserver::{DevServer, DevServerConfig, Variant};
+use smarthunt_devserver::{DevServer, DevServerConfig, Variant, CONTROL_TOKEN_HEADER};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -56,9 +56,10 @@ pub async fn login(base: &str, who: (&str, &str)) -> (String, String) {
 }
 
 /// POST to the control API, expecting 200; returns the JSON answer.
-pub async fn control(base: &str, path: &str, body: Value) -> Value {
+pub async fn control(server: &DevServer, path: &str, body: Value) -> Value {
     let resp = http()
-        .post(format!("{base}/control/{path}"))
+        .post(format!("{}/control/{path}", server.base_url()))
+        .header(CONTROL_TOKEN_HEADER, server.control_token())
         .json(&body)
         .send()
         .await
@@ -69,9 +70,10 @@ pub async fn control(base: &str, path: &str, body: Value) -> Value {
     v
 }
 
-pub async fn stats(base: &str) -> Value {
+pub async fn stats(server: &DevServer) -> Value {
     http()
-        .get(format!("{base}/control/stats"))
+        .get(format!("{}/control/stats", server.base_url()))
+        .header(CONTROL_TOKEN_HEADER, server.control_token())
         .send()
         .await
         .expect("stats")
