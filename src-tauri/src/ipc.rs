@@ -88,17 +88,19 @@ impl std::fmt::Debug for ToTray {
 /// can only see the home directory; in the data dir where the runtime dir
 /// is missing or not private.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
+    use smarthunt_core::private::{check_private, ensure_dir};
     let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from);
-    let path = socket_path_in(data_dir, runtime.as_deref());
-    match path.parent() {
-        Some(dir) if dir != data_dir => match smarthunt_core::private::ensure_dir(dir) {
-            Ok(()) => path,
-            Err(e) => {
-                tracing::warn!(error = %e, "the runtime dir cannot hold the socket; using the data dir");
-                socket_path_in(data_dir, None)
-            }
-        },
-        _ => path,
+    let Some(runtime) = runtime.filter(|d| d.is_absolute()) else {
+        return socket_path_in(data_dir, None);
+    };
+    let path = socket_path_in(data_dir, Some(&runtime));
+    let usable = check_private(&runtime).and_then(|()| path.parent().map_or(Ok(()), ensure_dir));
+    match usable {
+        Ok(()) => path,
+        Err(e) => {
+            tracing::warn!(error = %e, "the runtime dir cannot hold the socket; using the data dir");
+            socket_path_in(data_dir, None)
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //! opened on demand; it talks to this one over `ipc` and ends with its
 //! window, WebKit with it.
 
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod desktop_notifier;
 pub mod headless;
 pub mod ipc;

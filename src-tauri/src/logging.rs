@@ -222,6 +222,36 @@ mod tests {
         assert!(out.ends_with(" done\n"), "{out:?}");
     }
 
+    /// Runs this test binary again as a child that panics with a held
+    /// secret in the message; the child's stderr is what a user would see.
+    #[test]
+    fn a_panic_goes_through_the_same_scrubbing() {
+        const CHILD: &str = "SMARTHUNT_TEST_PANIC_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            use smarthunt_core::secret::{hold, Held, Sensitive};
+            init_stderr();
+            hold(Held::Refresh, &Sensitive::new("opaque-refresh-4711"));
+            panic!("lost it: opaque-refresh-4711 and Token=abc123 here");
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "logging::tests::a_panic_goes_through_the_same_scrubbing",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "the child panicked");
+        assert!(
+            stderr.contains("ERROR panic:") && stderr.contains("lost it"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("opaque-refresh-4711"), "{stderr}");
+        assert!(!stderr.contains("abc123"), "{stderr}");
+    }
+
     #[test]
     fn held_secrets_are_scrubbed_whatever_their_shape() {
         use smarthunt_core::secret::{hold, Held, Sensitive};

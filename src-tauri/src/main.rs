@@ -40,7 +40,7 @@ struct Cli {
     headless: bool,
     /// Start an embedded SmartHunt dev server with its event scenario and
     /// sign in to it (a throwaway data dir and account); with --headless,
-    /// without window or tray.
+    /// without window or tray. Not in packaged builds.
     #[arg(long)]
     demo: bool,
     /// Start in the tray with no window (as autostart does).
@@ -119,8 +119,15 @@ fn main() -> ExitCode {
             block_on(headless::login(&data_dir(), req))
         }
         Some(Command::Logout) => block_on(headless::logout(&data_dir())),
-        None if cli.demo && cli.headless => block_on(headless::demo()),
+        #[cfg(feature = "demo")]
+        None if cli.demo && cli.headless => block_on(smarthunt_tray::demo::headless()),
+        #[cfg(feature = "demo")]
         None if cli.demo => shell::run_demo(),
+        #[cfg(not(feature = "demo"))]
+        None if cli.demo => {
+            eprintln!("smarthunt-tray: this build has no demo (built without the `demo` feature)");
+            2
+        }
         None if cli.headless => block_on(headless::run(&data_dir())),
         None => shell::run(data_dir(), cli.hidden),
     };

@@ -135,7 +135,7 @@ fn popups_carry_urgency_and_actions_and_the_screen_shows_them() {
         .args(["-window", "root"])
         .arg(&shot)
         .status();
-    let calls = notify_calls(monitor);
+    let calls = stop_recording(monitor);
     let maintenance = calls
         .split("member=Notify")
         .find(|c| c.contains("Boiler broken"))
@@ -173,7 +173,7 @@ fn watch_notify_calls(tray: &Tray) -> std::process::Child {
 }
 
 /// Stops the recording and gives what it saw.
-fn notify_calls(monitor: std::process::Child) -> String {
+fn stop_recording(monitor: std::process::Child) -> String {
     let _ = Command::new("kill").arg(monitor.id().to_string()).status();
     let out = monitor.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -677,7 +677,7 @@ fn the_sound_setting_reaches_the_daemon_without_a_restart() {
     tray.ipc_call("set_policy", json!({"policy": {"sound": true}}));
     notify("Sounds on");
     wait_displayed(&tray, "the second popup", 2);
-    let calls = notify_calls(monitor);
+    let calls = stop_recording(monitor);
     let call = |title: &str| {
         calls
             .split("member=Notify")
@@ -737,6 +737,60 @@ fn a_tray_host_that_never_answers_stalls_neither_the_app_nor_its_window() {
     assert!(
         app.try_wait().unwrap().is_none(),
         "the app runs on without a tray"
+    );
+    terminate(&mut app);
+}
+
+#[test]
+fn the_dock_shows_the_unread_count_and_hides_it_at_zero() {
+    // Docks (Ubuntu Dock, Dash to Dock, Plank, KDE) listen for this signal;
+    // dbus-monitor listens as they do.
+    let (tray, server, mut app) = running(("tenant", "tenant-pass"));
+    let monitor = tray
+        .session
+        .command("dbus-monitor")
+        .arg("interface='com.canonical.Unity.LauncherEntry',member='Update'")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Give dbus-monitor its match rule before anything is sent.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for i in 0..3 {
+        server.control(
+            "notify",
+            json!({"username":"tenant","title":format!("Dock {i}"),"body":"b","notification_type":"general"}),
+        );
+    }
+    wait_until("three unread", || {
+        tray.ipc_call("get_status", json!({}))["unread"] == 3
+    });
+    tray.ipc_call("mark_all_read", json!({}));
+    wait_until("none unread", || {
+        tray.ipc_call("get_status", json!({}))["unread"] == 0
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let seen = stop_recording(monitor);
+    let updates: Vec<&str> = seen
+        .split("signal ")
+        .filter(|s| s.contains("Update"))
+        .collect();
+    assert!(
+        updates
+            .iter()
+            .all(|u| u.contains("\"application://com.smarthunt.desktop.desktop\"")),
+        "{seen}"
+    );
+    let shows = |count: i64, visible: bool| {
+        updates.iter().any(|u| {
+            u.contains(&format!("int64 {count}")) && u.contains(&format!("boolean {visible}"))
+        })
+    };
+    assert!(shows(3, true), "the count 3 was shown: {seen}");
+    let last = updates.last().expect("updates were sent");
+    assert!(
+        last.contains("int64 0") && last.contains("boolean false"),
+        "at zero the badge is hidden: {last}"
     );
     terminate(&mut app);
 }

@@ -74,6 +74,12 @@ impl From<SessionError> for ApiError {
     }
 }
 
+/// An answer that is not what we expected, in a few words: serde quotes
+/// the offending value, which a server could make megabytes long.
+fn decode_error(e: serde_json::Error) -> ApiError {
+    ApiError::Decode(protocol::cap_text(e.to_string(), 200))
+}
+
 /// The authenticated REST client of one account; cheap to clone.
 #[derive(Clone)]
 pub struct Api {
@@ -152,7 +158,7 @@ impl Api {
             if bytes.is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(e.to_string()));
+            return serde_json::from_slice(&bytes).map_err(decode_error);
         }
         Err(ApiError::Status(401))
     }
@@ -185,7 +191,7 @@ impl Api {
             Err(ApiError::Status(404)) if page > 1 => return Ok((Vec::new(), false)),
             other => other?,
         };
-        let page: Page = serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let page: Page = serde_json::from_value(v).map_err(decode_error)?;
         if page.results.len() > MAX_PAGE_ITEMS {
             tracing::warn!(
                 items = page.results.len(),
@@ -215,8 +221,7 @@ impl Api {
     }
 
     pub async fn mark_read(&self, id: i64) -> Result<(), ApiError> {
-        let body = serde_json::to_value(MarkReadBody { is_read: true })
-            .map_err(|e| ApiError::Decode(e.to_string()))?;
+        let body = serde_json::to_value(MarkReadBody { is_read: true }).map_err(decode_error)?;
         self.call(
             Method::PATCH,
             &format!("api/interactions/notifications/{id}/"),
@@ -240,7 +245,7 @@ impl Api {
         let v = self
             .call(Method::GET, "api/interactions/notifications/stats/", None)
             .await?;
-        serde_json::from_value(v).map_err(|e| ApiError::Decode(e.to_string()))
+        serde_json::from_value(v).map_err(decode_error)
     }
 
     pub async fn messages_page(&self, page: u32) -> Result<(Vec<ChatMessage>, bool), ApiError> {
@@ -257,8 +262,8 @@ impl Api {
         receiver: i64,
         content: &str,
     ) -> Result<ChatMessage, ApiError> {
-        let body = serde_json::to_value(SendMessageBody { receiver, content })
-            .map_err(|e| ApiError::Decode(e.to_string()))?;
+        let body =
+            serde_json::to_value(SendMessageBody { receiver, content }).map_err(decode_error)?;
         let v = self
             .call(Method::POST, "api/interactions/messages/", Some(body))
             .await?;
@@ -268,8 +273,7 @@ impl Api {
 
     pub async fn decide_booking(&self, booking_id: i64, approve: bool) -> Result<(), ApiError> {
         let status = if approve { "approved" } else { "declined" };
-        let body = serde_json::to_value(BookingDecisionBody { status })
-            .map_err(|e| ApiError::Decode(e.to_string()))?;
+        let body = serde_json::to_value(BookingDecisionBody { status }).map_err(decode_error)?;
         self.call(
             Method::PATCH,
             &format!("api/interactions/bookings/{booking_id}/approve/"),
@@ -283,6 +287,6 @@ impl Api {
         let v = self.call(Method::GET, "api/users/profile/", None).await?;
         serde_json::from_value(v)
             .map(Profile::capped)
-            .map_err(|e| ApiError::Decode(e.to_string()))
+            .map_err(decode_error)
     }
 }

@@ -47,6 +47,20 @@ pub fn ensure_dir(dir: &Path) -> Result<(), PrivateError> {
         path: dir.to_owned(),
         reason,
     };
+    // A link in a place others can write could be swapped for another
+    // later: followed only where nobody else could have put it.
+    let link = fs::symlink_metadata(dir).map_err(io_error(dir))?;
+    if link.file_type().is_symlink() {
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        let shared = parent
+            .and_then(|p| fs::metadata(p).ok())
+            .is_some_and(|m| m.mode() & 0o022 != 0);
+        if shared {
+            return Err(unsafe_because(
+                "it is a symbolic link in a directory others can write to".into(),
+            ));
+        }
+    }
     let meta = fs::metadata(dir).map_err(io_error(dir))?;
     if !meta.is_dir() {
         return Err(unsafe_because("it is not a directory".into()));
@@ -66,6 +80,27 @@ pub fn ensure_dir(dir: &Path) -> Result<(), PrivateError> {
     }
     if mode & 0o077 != 0 {
         fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE)).map_err(io_error(dir))?;
+    }
+    Ok(())
+}
+
+/// Checks, without creating or changing anything, that `dir` is a real
+/// directory (not a link) of this user's that nobody else can enter: the
+/// runtime dir, before a socket goes into it.
+pub fn check_private(dir: &Path) -> Result<(), PrivateError> {
+    let unsafe_because = |reason: &str| PrivateError::Unsafe {
+        path: dir.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let meta = fs::symlink_metadata(dir).map_err(io_error(dir))?;
+    if !meta.is_dir() {
+        return Err(unsafe_because("it is not a directory"));
+    }
+    if meta.uid() != nix::unistd::geteuid().as_raw() {
+        return Err(unsafe_because("it belongs to another user"));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(unsafe_because("others can enter it"));
     }
     Ok(())
 }
@@ -90,10 +125,25 @@ pub fn tighten_tree(dir: &Path) {
                 continue;
             }
             let want = if meta.is_dir() { DIR_MODE } else { FILE_MODE };
-            if meta.mode() & 0o077 != 0 {
-                if let Err(e) = fs::set_permissions(&path, fs::Permissions::from_mode(want)) {
+            if meta.mode() & 0o077 != 0 && (meta.is_dir() || meta.is_file()) {
+                // Changed through a descriptor opened without following a
+                // link: a link swapped in since the look above is refused.
+                let changed = OpenOptions::new()
+                    .read(true)
+                    .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+                    .open(&path)
+                    .and_then(|f| {
+                        if f.metadata()?.uid() != me {
+                            return Ok(());
+                        }
+                        f.set_permissions(fs::Permissions::from_mode(want))
+                    });
+                if let Err(e) = changed {
                     tracing::warn!(path = %path.display(), error = %e, "cannot make it private");
                 }
+            } else if meta.mode() & 0o077 != 0 {
+                // A socket or pipe: not opened; its dir is private anyway.
+                let _ = fs::set_permissions(&path, fs::Permissions::from_mode(want));
             }
             if meta.is_dir() {
                 stack.push(path);
@@ -153,6 +203,33 @@ mod tests {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         ensure_dir(&dir).unwrap();
         assert_eq!(mode(&dir), 0o700);
+    }
+
+    #[test]
+    fn a_link_where_others_can_write_is_refused_and_runtime_dirs_are_checked() {
+        let shared = tempfile::tempdir().unwrap();
+        fs::set_permissions(shared.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+        let mine = tempfile::tempdir().unwrap();
+        let planted = shared.path().join("smarthunt-desktop");
+        std::os::unix::fs::symlink(mine.path(), &planted).unwrap();
+        let err = ensure_dir(&planted).unwrap_err();
+        assert!(
+            matches!(&err, PrivateError::Unsafe { reason, .. } if reason.contains("link")),
+            "{err}"
+        );
+        // A link of the user's own, in a dir only they can write: followed.
+        let own_link = mine.path().join("data");
+        let target = mine.path().join("elsewhere");
+        fs::create_dir(&target).unwrap();
+        std::os::unix::fs::symlink(&target, &own_link).unwrap();
+        ensure_dir(&own_link).unwrap();
+        assert!(
+            check_private(shared.path()).is_err(),
+            "others can enter /tmp-like dirs"
+        );
+        assert!(check_private(&planted).is_err(), "a link is no runtime dir");
+        fs::set_permissions(mine.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        check_private(mine.path()).unwrap();
     }
 
     #[test]

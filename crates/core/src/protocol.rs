@@ -343,14 +343,15 @@ pub fn cap_text(mut s: String, max: usize) -> String {
     s
 }
 
-/// A notification's `data`, bounded: kept whole when small, else only its
-/// scalar fields (strings cut short) and a `truncated` flag.
+/// A notification's `data`, bounded: kept whole when small, else its
+/// scalar fields (strings cut short), ids and names first, for as long as
+/// they fit, and a `truncated` flag.
 fn cap_data(data: Map<String, Value>) -> Map<String, Value> {
     let size = serde_json::to_vec(&data).map_or(usize::MAX, |v| v.len());
     if size <= MAX_DATA_BYTES {
         return data;
     }
-    let mut kept: Map<String, Value> = data
+    let mut fields: Vec<(String, Value)> = data
         .into_iter()
         .filter(|(k, _)| k.len() <= 64)
         .filter_map(|(k, v)| match v {
@@ -358,8 +359,21 @@ fn cap_data(data: Map<String, Value>) -> Map<String, Value> {
             Value::Number(_) | Value::Bool(_) | Value::Null => Some((k, v)),
             Value::Array(_) | Value::Object(_) => None,
         })
-        .take(MAX_DATA_FIELDS)
         .collect();
+    let wanted = |k: &str| k == "id" || k.ends_with("_id") || k.ends_with("_name");
+    // Stable: ids and names first, each group in its own order.
+    fields.sort_by_key(|(k, _)| !wanted(k));
+    let mut kept = Map::new();
+    // Room for `"truncated":true` and the braces.
+    let mut room = MAX_DATA_BYTES - 20;
+    for (k, v) in fields.into_iter().take(MAX_DATA_FIELDS) {
+        let cost = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len()) + k.len() + 4;
+        if cost > room {
+            continue;
+        }
+        room -= cost;
+        kept.insert(k, v);
+    }
     kept.insert("truncated".into(), Value::Bool(true));
     kept
 }
@@ -606,6 +620,16 @@ mod tests {
         assert_eq!(n.data["truncated"], true);
         assert!(n.data.get("list").is_none());
         assert!(serde_json::to_vec(&n.data).unwrap().len() <= MAX_DATA_BYTES);
+        // Many fields of escaped text: still within the cap, ids kept.
+        let mut many = serde_json::Map::new();
+        for i in 0..40 {
+            many.insert(format!("a{i:02}"), Value::String("\u{1}".repeat(300)));
+        }
+        many.insert("sender_id".into(), Value::from(9));
+        let capped = cap_data(many);
+        assert!(serde_json::to_vec(&capped).unwrap().len() <= MAX_DATA_BYTES);
+        assert_eq!(capped["sender_id"], 9);
+        assert_eq!(capped["truncated"], true);
 
         let chat = serde_json::json!({
             "type": "chat_message", "sender_id": 1, "recipient_id": 2,

@@ -132,6 +132,9 @@ pub(crate) async fn catch_up(
             }
         }
     }
+    if !first {
+        with_context(api, store, &mut report.new, window_ms).await;
+    }
     let stats = api.stats().await?;
     report.unread = Some(stats.unread);
     if first {
@@ -142,6 +145,35 @@ pub(crate) async fn catch_up(
         report.new_messages = catch_up_chat(api, store, me).await?;
     }
     Ok(report)
+}
+
+/// The list gives no `data`, and a popup needs it: a booking request
+/// without its booking offers no Approve, a message without its sender no
+/// Reply. The few that will pop on their own get their detail first (and
+/// keep it); one whose detail cannot be had pops without.
+async fn with_context(api: &Api, store: &StoreCell, new: &mut [NewNotification], window_ms: i64) {
+    for n in new.iter_mut() {
+        let wants = matches!(
+            n.notification.kind,
+            NotificationKind::Booking | NotificationKind::Message
+        );
+        let (true, true, Some(id)) = (wants, n.notification.data.is_empty(), n.notification.id)
+        else {
+            continue;
+        };
+        match api.notification_detail(id).await {
+            Ok(detail) => {
+                n.notification.data = detail.data.clone();
+                let kept = store
+                    .run(move |s| s.insert_notification(&detail, now_ms(), window_ms))
+                    .await;
+                if let Err(e) = kept {
+                    tracing::info!(error = %e, "cannot keep a notification's detail");
+                }
+            }
+            Err(e) => tracing::info!(error = %e, "no detail for a caught-up notification"),
+        }
+    }
 }
 
 /// Fetches chat history until a message we already have.

@@ -96,7 +96,8 @@ pub(crate) fn redirect_target(resp: &reqwest::Response) -> Option<String> {
             let _ = u.set_username("");
             u.to_string()
         }
-        Err(_) => raw,
+        // Not a URL: still nothing past a `?` or `#`.
+        Err(_) => raw.split(['?', '#']).next().unwrap_or_default().to_owned(),
     };
     let shown: String = shown
         .chars()
@@ -517,8 +518,16 @@ async fn connect_via_proxy(
         .and_then(|s| StatusCode::from_u16(s).ok());
     loop {
         let line = read_head_line(&mut reader, &mut budget).await?;
-        if line.is_empty() || line == b"\r\n" || line == b"\n" {
+        if line == b"\r\n" || line == b"\n" {
             break;
+        }
+        if line.is_empty() {
+            // The budget ran out at a line's end, or the proxy hung up.
+            return Err(TransportError::Proxy(if budget == 0 {
+                "the proxy's answer is too long".into()
+            } else {
+                "the proxy closed the connection before the tunnel opened".into()
+            }));
         }
     }
     if !reader.buffer().is_empty() {

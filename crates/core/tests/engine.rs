@@ -710,13 +710,9 @@ async fn popups_make_a_sound_per_type_only_when_the_user_wants_sounds() {
 async fn only_a_landlord_is_offered_approve_and_only_a_message_offers_reply() {
     let mut h = Harness::new(Variant::Documented).await;
     h.login(LANDLORD, false).await;
-    // A reconnect under load would bring the request in through the REST
-    // catch-up, whose list has no data and so no booking to decide: keep
-    // the socket up (this is not a test of the heartbeat).
-    h.start_engine(Tuning {
-        heartbeat_timeout: Duration::from_secs(30),
-        ..fast_tuning()
-    });
+    // Live or through a catch-up (a reconnect, or a catch-up still walking
+    // the list when it arrives), the request comes with its booking.
+    h.start_engine(fast_tuning());
     h.wait_connected().await;
     h.wait_status("the profile is known", |s| {
         s.account.as_ref().and_then(|a| a.role.as_deref()) == Some("landlord")
@@ -788,4 +784,39 @@ async fn a_damaged_config_is_said_and_kept_and_signing_in_again_recovers() {
         b"{\"current\": {\"server\": ",
         "kept for inspection"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_request_that_arrived_while_closed_still_offers_approve() {
+    let mut h = Harness::new(Variant::Documented).await;
+    h.login(LANDLORD, false).await;
+    h.start_engine(fast_tuning());
+    h.wait_connected().await;
+    h.wait_status("the profile is known", |s| {
+        s.account.as_ref().and_then(|a| a.role.as_deref()) == Some("landlord")
+    })
+    .await;
+    h.stop_engine().await;
+    // Closed: the request reaches only the server's list, which has no
+    // `data` (so no booking id) for it.
+    h.control("booking_request", json!({"tenant": "tenant"}))
+        .await;
+    let before = h.notifier.popups().len();
+    h.start_engine(fast_tuning());
+    let popups = h
+        .wait_popups("the caught-up request pops", |p| {
+            p[before..]
+                .iter()
+                .any(|p| p.style.category == "x-smarthunt.booking")
+        })
+        .await;
+    let request = popups[before..]
+        .iter()
+        .find(|p| p.style.category == "x-smarthunt.booking")
+        .unwrap();
+    assert!(
+        request.actions.contains(&PopupAction::Approve),
+        "{request:?}"
+    );
+    assert!(request.booking_id.is_some());
 }

@@ -395,3 +395,22 @@ async fn tokens_with_absurd_expiry_or_junk_are_handled_without_a_panic() {
         "sent to the server itself"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_with_more_items_than_any_server_sends_is_cut_to_the_cap() {
+    use smarthunt_core::api::MAX_PAGE_ITEMS;
+    let titles: Vec<String> = (0..MAX_PAGE_ITEMS + 100).map(|i| format!("n{i}")).collect();
+    let page = page_of(&titles.iter().map(String::as_str).collect::<Vec<_>>());
+    let server = Hostile::start(move |r| {
+        if r.path.starts_with("/api/token/") {
+            json("200 OK", &token_pair("4102444800"))
+        } else {
+            json("200 OK", &page)
+        }
+    })
+    .await;
+    let api = api_for(&server).await;
+    let (items, _) = api.notifications_page(1, false).await.expect("a page");
+    assert_eq!(items.len(), MAX_PAGE_ITEMS);
+    assert_eq!(items[0].title, "n0", "the first ones are kept");
+}

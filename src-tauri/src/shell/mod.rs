@@ -8,6 +8,7 @@ mod actions;
 mod autostart;
 mod commands;
 mod error;
+mod launcher;
 mod tray;
 mod window;
 
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use smarthunt_core::config::AppConfig;
-use smarthunt_core::engine::{Engine, EngineError, EngineEvent, Ports, Tuning};
+use smarthunt_core::engine::{Engine, EngineError, EngineEvent, EngineStatus, Ports, Tuning};
 use smarthunt_core::ports::Notifier;
 use smarthunt_core::secret::SecretStore;
 use smarthunt_core::store::StoreError;
@@ -65,9 +66,10 @@ pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
 }
 
 /// The tray app signed in to an embedded dev server with its scenario.
+#[cfg(feature = "demo")]
 pub fn run_demo() -> u8 {
     crate::block_on(async {
-        let demo = match crate::headless::Demo::start().await {
+        let demo = match crate::demo::Demo::start().await {
             Ok(d) => d,
             Err(code) => return code,
         };
@@ -180,13 +182,31 @@ pub(crate) async fn autostart_on_first_sign_in(data_dir: &Path) {
     .await;
 }
 
-/// The one place that maps core changes to the tray and to window events.
-async fn forward_core_changes(app: Arc<App>, mut tray: tray::Tray) {
-    let mut status = app.engine.status();
-    let mut events = app.engine.subscribe();
+/// Draws the latest status on the tray and the dock's badge, on its own:
+/// a desktop that is slow to answer delays them, never the window's
+/// events. Takes the item away when the status ends.
+async fn draw_tray(mut tray: tray::Tray, mut status: tokio::sync::watch::Receiver<EngineStatus>) {
+    let mut badge = launcher::LauncherBadge::default();
     loop {
         let snapshot = status.borrow_and_update().clone();
         tray.update(&snapshot).await;
+        badge.show(snapshot.unread).await;
+        if status.changed().await.is_err() {
+            tray.remove().await;
+            return;
+        }
+    }
+}
+
+/// The one place that maps core changes to the tray and to window events.
+async fn forward_core_changes(app: Arc<App>, tray: tray::Tray) {
+    let mut status = app.engine.status();
+    let mut events = app.engine.subscribe();
+    let (to_tray, for_tray) = tokio::sync::watch::channel(status.borrow().clone());
+    let drawing = tokio::spawn(draw_tray(tray, for_tray));
+    loop {
+        let snapshot = status.borrow_and_update().clone();
+        to_tray.send_replace(snapshot.clone());
         app.window.emit("status", &snapshot);
         // A pause ends without a status change: redraw then.
         let pause_ends = snapshot
@@ -200,7 +220,8 @@ async fn forward_core_changes(app: Arc<App>, mut tray: tray::Tray) {
             tokio::select! {
                 changed = status.changed() => {
                     if changed.is_err() {
-                        tray.remove().await;
+                        drop(to_tray);
+                        let _ = drawing.await;
                         return;
                     }
                     break;
@@ -211,7 +232,8 @@ async fn forward_core_changes(app: Arc<App>, mut tray: tray::Tray) {
                         app.window.emit("engine-event", &EngineEvent::NotificationsChanged)
                     }
                     Err(RecvError::Closed) => {
-                        tray.remove().await;
+                        drop(to_tray);
+                        let _ = drawing.await;
                         return;
                     }
                 },

@@ -48,14 +48,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (secret, from_tray) = secret();
+    if let Err(why) = listener_is_ours(&stream, from_tray) {
+        eprintln!(
+            "smarthunt-window: {why} ({}); not connecting to it.",
+            socket.display()
+        );
+        return ExitCode::FAILURE;
+    }
     let (reader, writer) = ipc::wire::<ToWindow, ToTray>(stream, ipc::MAX_REPLY_LINE);
     let tray = {
         let _guard = runtime.enter();
         Tray::start(writer)
     };
-    tray.tell(ToTray::Hello {
-        secret: secret_from_stdin(),
-    });
+    tray.tell(ToTray::Hello { secret });
     // One runtime for the link and Tauri.
     tauri::async_runtime::set(runtime.handle().clone());
     let calls = tray.clone();
@@ -88,17 +94,41 @@ fn main() -> ExitCode {
 /// something else (tauri-driver, for the tests) is given it in its
 /// environment by whoever started it; one started by hand has none (from a
 /// terminal nothing is waited for) and may only ask for the window.
-fn secret_from_stdin() -> String {
+/// Also whether it came from the tray app (on stdin).
+fn secret() -> (String, bool) {
     use std::io::{BufRead, IsTerminal, Read};
     if let Ok(given) = std::env::var(ipc::WINDOW_SECRET_ENV) {
-        return given;
+        return (given, false);
     }
     let stdin = std::io::stdin();
     let mut line = String::new();
     if !stdin.is_terminal() {
         let _ = stdin.lock().take(1024).read_line(&mut line);
     }
-    line.trim().to_owned()
+    let secret = line.trim().to_owned();
+    let from_tray = !secret.is_empty();
+    (secret, from_tray)
+}
+
+/// The socket's listener must be this user's, and, when the tray app
+/// started this window, that very process: a process that put its own
+/// socket in the tray's place would otherwise get the secret (and relay
+/// it to the real tray) and every command the page sends.
+fn listener_is_ours(stream: &tokio::net::UnixStream, from_tray: bool) -> Result<(), String> {
+    let peer = stream
+        .peer_cred()
+        .map_err(|e| format!("cannot tell who listens on the socket: {e}"))?;
+    let me = nix::unistd::geteuid().as_raw();
+    if peer.uid() != me {
+        return Err(format!("the socket is another user's (uid {})", peer.uid()));
+    }
+    let parent = std::os::unix::process::parent_id();
+    match peer.pid() {
+        Some(pid) if from_tray && u32::try_from(pid).ok() != Some(parent) => Err(format!(
+            "the socket is held by process {pid}, not by the tray app that started this window ({parent})"
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn open(app: &AppHandle) -> tauri::Result<()> {
