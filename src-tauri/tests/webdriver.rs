@@ -109,6 +109,10 @@ impl Window {
             let resp = req.send().await.map_err(|e| format!("{e:?}"))?;
             Ok::<_, String>(resp.json().await.unwrap_or(Value::Null))
         })?;
+        // A W3C error answer: `{"value": {"error": ..., "message": ...}}`.
+        if let Some(error) = v["value"].get("error").and_then(Value::as_str) {
+            return Err(format!("{error}: {}", v["value"]["message"]));
+        }
         Ok(v["value"].clone())
     }
 
@@ -170,12 +174,24 @@ impl Window {
             .to_owned()
     }
 
-    fn click(&self, element: &str) {
-        self.call(
-            "POST",
-            &self.s(&format!("/element/{element}/click")),
-            Some(json!({})),
-        );
+    /// Clicks what `value` finds, as a user would: once it is there, and
+    /// again on the element that replaced it when the page re-rendered
+    /// between finding and clicking (a stale reference: the click would be
+    /// lost, as it once was on a conversation list redrawn by a new
+    /// message).
+    fn click_on(&self, using: &str, value: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let element = self.wait_for(using, value);
+            let path = self.s(&format!("/element/{element}/click"));
+            match self.try_call("POST", &path, Some(json!({}))) {
+                Ok(_) => return,
+                Err(e) if e.starts_with("stale element reference") && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("clicking `{value}`: {e}"),
+            }
+        }
     }
 
     fn type_into(&self, element: &str, text: &str) {
@@ -204,8 +220,8 @@ impl Window {
         }
     }
 
-    fn button(&self, label: &str) -> String {
-        self.wait_for("xpath", &format!("//button[normalize-space(.)='{label}']"))
+    fn click_button(&self, label: &str) {
+        self.click_on("xpath", &format!("//button[normalize-space(.)='{label}']"))
     }
 }
 
@@ -292,8 +308,7 @@ fn mark_all_read_clears_the_list_the_tray_and_the_server() {
     wait_until("the tray shows 3", || {
         tray.tooltip().starts_with("3 unread")
     });
-    let button = w.button("Mark all read");
-    w.click(&button);
+    w.click_button("Mark all read");
     wait_until("no unread row", || w.css("article.note.unread").is_empty());
     wait_until("the tray count is gone", || {
         tray.tooltip().starts_with("0 unread")
@@ -327,10 +342,8 @@ fn chat_written_while_the_server_is_down_is_delivered_once() {
         "message",
         json!({"from":"landlord","to":"tenant","content":"Hi Tom, the keys are ready."}),
     );
-    let tab = w.wait_for("css selector", "#tab-chat");
-    w.click(&tab);
-    let conversation = w.wait_for("css selector", "li.conv-item button");
-    w.click(&conversation);
+    w.click_on("css selector", "#tab-chat");
+    w.click_on("css selector", "li.conv-item button");
     w.wait_for(
         "xpath",
         "//li[contains(@class,'msg')][contains(.,'the keys are ready')]",
@@ -343,8 +356,7 @@ fn chat_written_while_the_server_is_down_is_delivered_once() {
     });
     let composer = w.wait_for("css selector", "#composer");
     w.type_into(&composer, "Great, I will pick them up at 6.");
-    let send = w.wait_for("css selector", "button.send");
-    w.click(&send);
+    w.click_on("css selector", "button.send");
     w.wait_for("css selector", "li.msg.pending");
     w.screenshot("window-chat-pending");
 
@@ -381,18 +393,16 @@ fn settings_turn_autostart_off_and_show_who_is_signed_in() {
     };
     wait_until("autostart on after the first sign-in", has_entry);
     wait_until("connected", || server.connections() >= 1);
-    let tab = w.wait_for("css selector", "#tab-settings");
-    w.click(&tab);
+    w.click_on("css selector", "#tab-settings");
     w.wait_for(
         "xpath",
         "//section[@id='panel-settings' and not(@hidden)]//*[contains(normalize-space(.),'landlord')]",
     );
     std::thread::sleep(Duration::from_millis(300));
     w.screenshot("window-settings");
-    let toggle = w.wait_for(
+    w.click_on(
         "xpath",
         "//label[.//span[normalize-space(.)='Start SmartHunt when I log in']]",
     );
-    w.click(&toggle);
     wait_until("the autostart entry is gone", || !has_entry());
 }

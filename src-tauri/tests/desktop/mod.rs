@@ -405,6 +405,11 @@ impl Tray {
     /// Starts the app; its log goes to `app.log` in the session's home,
     /// kept with the artefacts when a test fails.
     pub fn launch(&self, args: &[&str]) -> KillOnDrop {
+        self.launch_program(BIN, args)
+    }
+
+    /// [`Tray::launch`] with another build of the app (the installed one).
+    pub fn launch_program(&self, program: &str, args: &[&str]) -> KillOnDrop {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -412,7 +417,7 @@ impl Tray {
             .unwrap();
         KillOnDrop(
             self.session
-                .command(BIN)
+                .command(program)
                 .args(args)
                 .env(smarthunt_tray::ipc::WINDOW_SECRET_ENV, WINDOW_SECRET)
                 .stdout(Stdio::null())
