@@ -174,11 +174,12 @@ impl Window {
             .to_owned()
     }
 
-    /// Clicks what `value` finds, as a user would: once it is there, and
-    /// again on the element that replaced it when the page re-rendered
-    /// between finding and clicking (a stale reference: the click would be
-    /// lost, as it once was on a conversation list redrawn by a new
-    /// message).
+    /// Clicks what `value` finds, as a user would: once it is there and
+    /// can be clicked. WebKitWebDriver refuses a click on an element that
+    /// is in the page but not shown yet ("element not interactable": the
+    /// chat list right after its tab was clicked, seen on a fresh machine)
+    /// or that the page has just redrawn ("stale element reference"); the
+    /// click is tried again, on the element found anew, until it lands.
     fn click_on(&self, using: &str, value: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
@@ -186,7 +187,11 @@ impl Window {
             let path = self.s(&format!("/element/{element}/click"));
             match self.try_call("POST", &path, Some(json!({}))) {
                 Ok(_) => return,
-                Err(e) if e.starts_with("stale element reference") && Instant::now() < deadline => {
+                Err(e)
+                    if (e.starts_with("stale element reference")
+                        || e.starts_with("element not interactable"))
+                        && Instant::now() < deadline =>
+                {
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Err(e) => panic!("clicking `{value}`: {e}"),
