@@ -163,9 +163,17 @@ fn wait_knows_the_landlord(tray: &Tray) {
 /// Starts recording every `Notify` call on the session bus, as the
 /// daemon receives them (actions and hints included).
 fn watch_notify_calls(tray: &Tray) -> std::process::Child {
+    record_bus(
+        tray,
+        "interface='org.freedesktop.Notifications',member='Notify'",
+    )
+}
+
+/// Starts recording what the session bus carries that matches `rule`.
+fn record_bus(tray: &Tray, rule: &str) -> std::process::Child {
     tray.session
         .command("dbus-monitor")
-        .arg("interface='org.freedesktop.Notifications',member='Notify'")
+        .arg(rule)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -746,14 +754,10 @@ fn the_dock_shows_the_unread_count_and_hides_it_at_zero() {
     // Docks (Ubuntu Dock, Dash to Dock, Plank, KDE) listen for this signal;
     // dbus-monitor listens as they do.
     let (tray, server, mut app) = running(("tenant", "tenant-pass"));
-    let monitor = tray
-        .session
-        .command("dbus-monitor")
-        .arg("interface='com.canonical.Unity.LauncherEntry',member='Update'")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let monitor = record_bus(
+        &tray,
+        "interface='com.canonical.Unity.LauncherEntry',member='Update'",
+    );
     // Give dbus-monitor its match rule before anything is sent.
     std::thread::sleep(std::time::Duration::from_millis(500));
     for i in 0..3 {

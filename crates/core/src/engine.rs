@@ -305,14 +305,12 @@ impl Engine {
     /// Approves or declines the booking a notification is about; returns
     /// the booking id.
     pub async fn decide_booking(&self, local_id: i64, approve: bool) -> Result<i64, EngineError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::DecideBooking {
+        self.ask(|reply| Command::DecideBooking {
             local_id,
             approve,
             reply,
         })
-        .await?;
-        rx.await.map_err(|_| EngineError::Stopped)?
+        .await
     }
 
     pub async fn set_settings(&self, s: PolicySettings) -> Result<(), EngineError> {
@@ -324,9 +322,7 @@ impl Engine {
         &self,
         local_id: i64,
     ) -> Result<StoredNotification, EngineError> {
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Open { local_id, reply }).await?;
-        rx.await.map_err(|_| EngineError::Stopped)?
+        self.ask(|reply| Command::Open { local_id, reply }).await
     }
 
     /// Marks a conversation read here (the API has no per-message read).
@@ -1866,19 +1862,14 @@ impl<'a> AccountRun<'a> {
         let (true, Some(server_id)) = (n.data.is_empty(), n.server_id) else {
             return Ok(n);
         };
-        match self.api.notification_detail(server_id).await {
-            Ok(detail) => {
-                let window = self.runner.tuning.dedupe_window.as_millis() as i64;
-                self.runner
-                    .store
-                    .run(move |s| s.insert_notification(&detail, now_ms(), window))
-                    .await?;
-                self.stored(local_id).await
-            }
-            Err(e) => {
+        let window = self.runner.tuning.dedupe_window.as_millis() as i64;
+        match sync::fetch_detail(&self.api, &self.runner.store, server_id, window).await {
+            Ok(_) => self.stored(local_id).await,
+            Err(EngineError::Api(e)) => {
                 tracing::info!(error = %e, "no detail for a notification");
                 Ok(n)
             }
+            Err(e) => Err(e),
         }
     }
 

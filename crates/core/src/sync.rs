@@ -161,19 +161,28 @@ async fn with_context(api: &Api, store: &StoreCell, new: &mut [NewNotification],
         else {
             continue;
         };
-        match api.notification_detail(id).await {
-            Ok(detail) => {
-                n.notification.data = detail.data.clone();
-                let kept = store
-                    .run(move |s| s.insert_notification(&detail, now_ms(), window_ms))
-                    .await;
-                if let Err(e) = kept {
-                    tracing::info!(error = %e, "cannot keep a notification's detail");
-                }
-            }
+        match fetch_detail(api, store, id, window_ms).await {
+            Ok(detail) => n.notification.data = detail.data,
             Err(e) => tracing::info!(error = %e, "no detail for a caught-up notification"),
         }
     }
+}
+
+/// A notification's detail from the server (the list gives no `data`),
+/// kept in the store: the one way context is filled in, for a popup or
+/// the window.
+pub(crate) async fn fetch_detail(
+    api: &Api,
+    store: &StoreCell,
+    server_id: i64,
+    window_ms: i64,
+) -> Result<IncomingNotification, EngineError> {
+    let detail = api.notification_detail(server_id).await?;
+    let kept = detail.clone();
+    store
+        .run(move |s| s.insert_notification(&kept, now_ms(), window_ms))
+        .await?;
+    Ok(detail)
 }
 
 /// Fetches chat history until a message we already have.

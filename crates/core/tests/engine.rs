@@ -10,7 +10,7 @@ use common::{fast_tuning, is_signed_out, Harness};
 use serde_json::json;
 use smarthunt_core::connection::{ConnectionState, ServerVariant};
 use smarthunt_core::engine::Tuning;
-use smarthunt_core::ports::{Notifier, PopupAction, PopupKey};
+use smarthunt_core::ports::{Notifier, Popup, PopupAction, PopupKey};
 use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::store::ListQuery;
 use smarthunt_devserver::{Variant, LANDLORD, TENANT};
@@ -706,18 +706,32 @@ async fn popups_make_a_sound_per_type_only_when_the_user_wants_sounds() {
     assert_eq!(sound("Low news"), None, "low popups stay silent");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn only_a_landlord_is_offered_approve_and_only_a_message_offers_reply() {
+/// The landlord signed in and connected, the engine knowing the role (so
+/// it may offer Approve).
+async fn a_known_landlord() -> Harness {
     let mut h = Harness::new(Variant::Documented).await;
     h.login(LANDLORD, false).await;
-    // Live or through a catch-up (a reconnect, or a catch-up still walking
-    // the list when it arrives), the request comes with its booking.
     h.start_engine(fast_tuning());
     h.wait_connected().await;
     h.wait_status("the profile is known", |s| {
         s.account.as_ref().and_then(|a| a.role.as_deref()) == Some("landlord")
     })
     .await;
+    h
+}
+
+/// The first booking popup among `popups`.
+fn booking_popup(popups: &[Popup]) -> Option<&Popup> {
+    popups
+        .iter()
+        .find(|p| p.style.category == "x-smarthunt.booking")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_landlord_is_offered_approve_and_only_a_message_offers_reply() {
+    // Live or through a catch-up (a reconnect, or a catch-up still walking
+    // the list when it arrives), the request comes with its booking.
+    let h = a_known_landlord().await;
     h.control("booking_request", json!({"tenant": "tenant"}))
         .await;
     h.control(
@@ -727,14 +741,10 @@ async fn only_a_landlord_is_offered_approve_and_only_a_message_offers_reply() {
     .await;
     let popups = h
         .wait_popups("the request and the message", |p| {
-            p.iter().any(|p| p.style.category == "x-smarthunt.booking")
-                && p.iter().any(|p| p.style.category == "im.received")
+            booking_popup(p).is_some() && p.iter().any(|p| p.style.category == "im.received")
         })
         .await;
-    let request = popups
-        .iter()
-        .find(|p| p.style.category == "x-smarthunt.booking")
-        .unwrap();
+    let request = booking_popup(&popups).unwrap();
     assert!(request.actions.contains(&PopupAction::Approve));
     assert!(request.booking_id.is_some());
     assert!(!request.actions.contains(&PopupAction::Reply));
@@ -788,14 +798,7 @@ async fn a_damaged_config_is_said_and_kept_and_signing_in_again_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_booking_request_that_arrived_while_closed_still_offers_approve() {
-    let mut h = Harness::new(Variant::Documented).await;
-    h.login(LANDLORD, false).await;
-    h.start_engine(fast_tuning());
-    h.wait_connected().await;
-    h.wait_status("the profile is known", |s| {
-        s.account.as_ref().and_then(|a| a.role.as_deref()) == Some("landlord")
-    })
-    .await;
+    let mut h = a_known_landlord().await;
     h.stop_engine().await;
     // Closed: the request reaches only the server's list, which has no
     // `data` (so no booking id) for it.
@@ -805,15 +808,10 @@ async fn a_booking_request_that_arrived_while_closed_still_offers_approve() {
     h.start_engine(fast_tuning());
     let popups = h
         .wait_popups("the caught-up request pops", |p| {
-            p[before..]
-                .iter()
-                .any(|p| p.style.category == "x-smarthunt.booking")
+            booking_popup(&p[before..]).is_some()
         })
         .await;
-    let request = popups[before..]
-        .iter()
-        .find(|p| p.style.category == "x-smarthunt.booking")
-        .unwrap();
+    let request = booking_popup(&popups[before..]).unwrap();
     assert!(
         request.actions.contains(&PopupAction::Approve),
         "{request:?}"

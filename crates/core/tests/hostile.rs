@@ -76,6 +76,19 @@ impl Hostile {
         me
     }
 
+    /// A server that signs anyone in (with tokens valid until 2100) and
+    /// answers every other request with `api`.
+    async fn signing_in(api: impl Fn(&Request) -> Answer + Send + Sync + 'static) -> Self {
+        Self::start(move |r| {
+            if r.path.starts_with("/api/token/") {
+                json("200 OK", &token_pair("4102444800"))
+            } else {
+                api(r)
+            }
+        })
+        .await
+    }
+
     /// From now on, answer with `handler`.
     fn answer_with(&self, handler: impl Fn(&Request) -> Answer + Send + Sync + 'static) {
         *self.handler.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(handler);
@@ -281,14 +294,7 @@ async fn an_api_call_that_is_redirected_is_an_error_naming_the_new_location() {
     let elsewhere = Hostile::start(|_| json("200 OK", &page_of(&["planted"]))).await;
     let target = format!("{}/api/interactions/notifications/", elsewhere.url);
     let t = target.clone();
-    let server = Hostile::start(move |r| {
-        if r.path.starts_with("/api/token/") {
-            json("200 OK", &token_pair("4102444800"))
-        } else {
-            redirect("301 Moved Permanently", &t)
-        }
-    })
-    .await;
+    let server = Hostile::signing_in(move |_| redirect("301 Moved Permanently", &t)).await;
     let api = api_for(&server).await;
     let err = api
         .notifications_page(1, false)
@@ -305,14 +311,7 @@ async fn an_api_call_that_is_redirected_is_an_error_naming_the_new_location() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_and_oversized_bodies_are_refused_with_bounded_memory_and_the_client_recovers() {
-    let server = Hostile::start(|r| {
-        if r.path.starts_with("/api/token/") {
-            json("200 OK", &token_pair("4102444800"))
-        } else {
-            Answer::Endless
-        }
-    })
-    .await;
+    let server = Hostile::signing_in(|_| Answer::Endless).await;
     let api = api_for(&server).await;
     let before = resident_bytes();
 
@@ -401,14 +400,7 @@ async fn a_page_with_more_items_than_any_server_sends_is_cut_to_the_cap() {
     use smarthunt_core::api::MAX_PAGE_ITEMS;
     let titles: Vec<String> = (0..MAX_PAGE_ITEMS + 100).map(|i| format!("n{i}")).collect();
     let page = page_of(&titles.iter().map(String::as_str).collect::<Vec<_>>());
-    let server = Hostile::start(move |r| {
-        if r.path.starts_with("/api/token/") {
-            json("200 OK", &token_pair("4102444800"))
-        } else {
-            json("200 OK", &page)
-        }
-    })
-    .await;
+    let server = Hostile::signing_in(move |_| json("200 OK", &page)).await;
     let api = api_for(&server).await;
     let (items, _) = api.notifications_page(1, false).await.expect("a page");
     assert_eq!(items.len(), MAX_PAGE_ITEMS);
