@@ -84,11 +84,12 @@ impl Demo {
 
 /// `smarthunt-tray --demo --headless`: the demo without window or tray.
 pub async fn headless() -> u8 {
+    let terminated = crate::headless::termination();
     let demo = match Demo::start().await {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let code = crate::headless::run_engine(&demo.dir, demo.secrets.clone()).await;
+    let code = crate::headless::run_engine(&demo.dir, demo.secrets.clone(), terminated).await;
     demo.stop().await;
     code
 }

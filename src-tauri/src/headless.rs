@@ -73,6 +73,7 @@ pub async fn logout(data_dir: &Path) -> u8 {
 
 /// `smarthunt-tray --headless`.
 pub async fn run(data_dir: &Path) -> u8 {
+    let terminated = termination();
     let _log = logging::init(data_dir);
     match AppConfig::load(data_dir) {
         Ok(c) if c.current.is_some() => {}
@@ -87,10 +88,15 @@ pub async fn run(data_dir: &Path) -> u8 {
             return 1;
         }
     }
-    run_engine(data_dir, Arc::new(Keychain)).await
+    run_engine(data_dir, Arc::new(Keychain), terminated).await
 }
 
-pub(crate) async fn run_engine(data_dir: &Path, secrets: Arc<dyn SecretStore>) -> u8 {
+/// Runs the engine until `terminated` (see [`termination`]).
+pub(crate) async fn run_engine(
+    data_dir: &Path,
+    secrets: Arc<dyn SecretStore>,
+    terminated: impl std::future::Future<Output = ()>,
+) -> u8 {
     let ports = Ports {
         notifier: Arc::new(DesktopNotifier::start(None)),
         secrets,
@@ -109,7 +115,7 @@ pub(crate) async fn run_engine(data_dir: &Path, secrets: Arc<dyn SecretStore>) -
     let nudger = engine.clone();
     let watcher = crate::network::watch(move || nudger.nudge());
     let reporter = tokio::spawn(report_status(engine.clone()));
-    wait_for_signal().await;
+    terminated.await;
     tracing::info!("shutting down");
     engine.shutdown().await;
     task.join().await;
@@ -134,18 +140,22 @@ async fn report_status(engine: Engine) {
     }
 }
 
-/// Returns on SIGTERM (session end, `kill`) or SIGINT (Ctrl-C).
-pub(crate) async fn wait_for_signal() {
+/// SIGTERM (session end, `kill`) or SIGINT (Ctrl-C), watched from the
+/// moment this is called, not from the first poll: a signal that comes
+/// while the app is still starting (the engine, a demo's sign-in) ends it
+/// cleanly too, instead of by the signal's default action.
+pub(crate) fn termination() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers, Ctrl-C still ends the process by default.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let handlers = signal(SignalKind::terminate())
+        .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)));
+    async move {
+        let Ok((mut term, mut int)) = handlers else {
+            // Without signal handlers, Ctrl-C still ends the process by default.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     }
 }

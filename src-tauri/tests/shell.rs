@@ -267,13 +267,7 @@ fn a_spoofed_action_from_another_bus_client_changes_nothing() {
         .pick_action("mark read")
         .expect("dunst's context menu");
     wait_until("the real Mark read reaches the server", || {
-        server.rest(
-            ("landlord", "landlord-pass"),
-            "GET",
-            "/api/interactions/notifications/?is_read=false",
-            None,
-        )["body"]["count"]
-            == 0
+        server.unread(("landlord", "landlord-pass")) == 0
     });
     assert!(!tray.window_exists(), "no spoofed click opened the window");
     let again = server.rest(
@@ -529,13 +523,7 @@ fn clicking_a_popup_opens_the_window_on_that_item_even_after_the_daemon_restarts
     wait_until("the window opens", || tray.window_exists());
     // It shows that item: the detail view, which marks it read on the server.
     wait_until("the item is opened (and so read)", || {
-        let list = server.rest(
-            ("tenant", "tenant-pass"),
-            "GET",
-            "/api/interactions/notifications/?is_read=false",
-            None,
-        );
-        list["body"]["count"] == 0
+        server.unread(("tenant", "tenant-pass")) == 0
     });
     terminate(&mut app);
 }
@@ -795,6 +783,55 @@ fn the_dock_shows_the_unread_count_and_hides_it_at_zero() {
     assert!(
         last.contains("int64 0") && last.contains("boolean false"),
         "at zero the badge is hidden: {last}"
+    );
+    terminate(&mut app);
+}
+
+#[test]
+fn a_reply_typed_into_a_message_popup_is_sent_once_and_a_spoofed_one_never() {
+    // Plasma is the desktop that offers inline replies; none runs here, so
+    // a stand-in that behaves like it owns the notification service (see
+    // desktop/plasma.rs).
+    let tray = Tray::without_notification_daemon(true);
+    let bus = tray.session.env()["DBUS_SESSION_BUS_ADDRESS"].clone();
+    let daemon = desktop::plasma::InlineReplyDaemon::start(&bus);
+    let server = Server::start();
+    tray.login(&server.url, "tenant", "tenant-pass");
+    let mut app = tray.launch(&["--hidden"]);
+    wait_until("connected", || server.connections() >= 1);
+    server.control(
+        "message",
+        json!({"from":"landlord","to":"tenant","content":"Are you free at 6 for the keys?"}),
+    );
+    let mut popup = None;
+    wait_until("the message popup offers an inline reply", || {
+        popup = daemon
+            .shown()
+            .into_iter()
+            .find(|p| p.offers("inline-reply"));
+        popup.is_some()
+    });
+    let popup = popup.unwrap();
+    // Another process of the session answers first, in the popup's name.
+    desktop::plasma::spoof_reply(&bus, &popup, "Spoofed: cancel everything");
+    daemon.reply(&popup, "Yes, 6 works.");
+    wait_until("the reply reaches the landlord", || {
+        server.messages_saying(("landlord", "landlord-pass"), "Yes, 6 works.") >= 1
+    });
+    // Answered from the popup: the message counts as read, on the server.
+    wait_until("the message notification is read", || {
+        server.unread(("tenant", "tenant-pass")) == 0
+    });
+    assert_eq!(
+        server.messages_saying(("landlord", "landlord-pass"), "Yes, 6 works."),
+        1,
+        "sent once"
+    );
+    // Signals are handled in order: had the spoof been believed, it would
+    // have been sent before the real reply.
+    assert_eq!(
+        server.messages_saying(("landlord", "landlord-pass"), "Spoofed: cancel everything"),
+        0
     );
     terminate(&mut app);
 }

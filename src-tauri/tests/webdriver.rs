@@ -207,6 +207,26 @@ impl Window {
         );
     }
 
+    /// Types `text` on the keyboard, into whatever has the focus (no
+    /// element named: what a person does). `\u{E007}` is Enter.
+    fn keys(&self, text: &str) {
+        let strokes: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let c = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": c}),
+                    json!({"type": "keyUp", "value": c}),
+                ]
+            })
+            .collect();
+        self.call(
+            "POST",
+            &self.s("/actions"),
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": strokes}]})),
+        );
+    }
+
     fn script(&self, script: &str) -> Value {
         self.call(
             "POST",
@@ -369,18 +389,10 @@ fn chat_written_while_the_server_is_down_is_delivered_once() {
     wait_until("delivered: no longer pending", || {
         w.css("li.msg.pending").is_empty() && server.connections() >= 1
     });
-    let messages = server.rest(
+    let sent = server.messages_saying(
         ("landlord", "landlord-pass"),
-        "GET",
-        "/api/interactions/messages/?page=1",
-        None,
+        "Great, I will pick them up at 6.",
     );
-    let sent = messages["body"]["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["content"] == "Great, I will pick them up at 6.")
-        .count();
     assert_eq!(sent, 1, "delivered exactly once");
     w.screenshot("window-chat");
 }
@@ -410,4 +422,34 @@ fn settings_turn_autostart_off_and_show_who_is_signed_in() {
         "//label[.//span[normalize-space(.)='Start SmartHunt when I log in']]",
     );
     wait_until("the autostart entry is gone", || !has_entry());
+}
+
+#[test]
+fn reply_in_a_message_popup_opens_the_conversation_ready_to_type() {
+    let server = Server::start();
+    let (tray, _app, w) = signed_in_window(("tenant", "tenant-pass"), &server);
+    wait_until("connected", || server.connections() >= 1);
+    server.control(
+        "message",
+        json!({"from":"landlord","to":"tenant","content":"Could you send me the meter reading?"}),
+    );
+    wait_until("the message popup is shown", || {
+        tray.session.displayed() >= 1
+    });
+    // dunst has no inline replies: its Reply opens the conversation.
+    tray.session
+        .pick_action("Reply")
+        .unwrap_or_else(|e| panic!("{e}"));
+    w.wait_for(
+        "xpath",
+        "//section[@id='panel-chat' and not(@hidden)]//li[contains(@class,'msg')][contains(.,'meter reading')]",
+    );
+    wait_until("the composer has the focus", || {
+        w.script("return document.activeElement && document.activeElement.id;") == json!("composer")
+    });
+    // The person just types and presses Enter.
+    w.keys("It says 4711.\u{E007}");
+    wait_until("the reply reaches the landlord", || {
+        server.messages_saying(("landlord", "landlord-pass"), "It says 4711.") == 1
+    });
 }

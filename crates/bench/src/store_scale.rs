@@ -73,6 +73,18 @@ fn store_error(what: &str) -> impl FnOnce(smarthunt_core::store::StoreError) -> 
     move |e| BenchError::failed(format!("{what}: {e}"))
 }
 
+/// The room left on the store's disk, for an error that may be about it
+/// (SQLite says "database or disk is full").
+fn room_left(dir: &Path) -> String {
+    match nix::sys::statvfs::statvfs(dir) {
+        Ok(fs) => format!(
+            "{} MiB free there",
+            fs.blocks_available() * fs.fragment_size() / (1024 * 1024)
+        ),
+        Err(e) => format!("free space unknown: {e}"),
+    }
+}
+
 fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
@@ -108,7 +120,9 @@ fn measure(plan: &StorePlan) -> BenchResult<Vec<(String, Figure)>> {
                 .collect();
             store
                 .insert_notifications(&batch, now_ms, 120_000)
-                .map_err(store_error("cannot insert"))?;
+                .map_err(|e| {
+                    BenchError::failed(format!("cannot insert: {e} ({})", room_left(dir.path())))
+                })?;
             next = end;
         }
     }

@@ -302,30 +302,42 @@ impl DesktopSession {
         let picked = self.home().join("picked");
         let _ = std::fs::remove_file(&picked);
         std::fs::write(&pick, label).map_err(Error::home(&pick))?;
-        let out = run_to_exit(
-            self.command("dunstctl").arg("context"),
-            "dunstctl",
-            "the context menu",
-            None,
-        )?;
-        if !out.status.success() {
-            return Err(Error::misbehaved(
-                "dunstctl",
-                format!("context exited with {}", out.status),
-            ));
-        }
         // dunst runs the menu on its own: the choice is made once the
         // script has answered (closing the popup before would lose it).
+        // Now and then a menu asked for is never run (seen twice in one
+        // session's runs, just after the popup came up; cause not found
+        // yet, see issue 12's note): it is asked for again, as a person
+        // right-clicks again. dunst refuses a second menu while one runs,
+        // so a slow first menu cannot act twice.
         let deadline = Instant::now() + STARTUP;
-        while !picked.exists() {
-            if Instant::now() >= deadline {
-                return Err(Error::NotReady {
-                    program: "dunst",
-                    waited_for: "its context menu to be answered".into(),
-                    limit: STARTUP,
-                });
+        'ask: loop {
+            let out = run_to_exit(
+                self.command("dunstctl").arg("context"),
+                "dunstctl",
+                "the context menu",
+                None,
+            )?;
+            if !out.status.success() {
+                return Err(Error::misbehaved(
+                    "dunstctl",
+                    format!("context exited with {}", out.status),
+                ));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let again = Instant::now() + Duration::from_secs(5);
+            while !picked.exists() {
+                if Instant::now() >= deadline {
+                    return Err(Error::NotReady {
+                        program: "dunst",
+                        waited_for: "its context menu to be answered".into(),
+                        limit: STARTUP,
+                    });
+                }
+                if Instant::now() >= again {
+                    continue 'ask;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            break;
         }
         // dunst acts on the answer as it reads it.
         std::thread::sleep(Duration::from_millis(200));

@@ -58,25 +58,41 @@ fn loopback_host(host: &str) -> Result<IpAddr, String> {
     }
 }
 
-async fn terminated() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+/// SIGINT or SIGTERM, watched from the moment this is called: a caller
+/// that stops the server as soon as it has read the ready line must find
+/// the handlers in place (before them, the signal's default action kills
+/// the process, which then exits as killed, not cleanly).
+#[cfg(unix)]
+fn watch_for_termination() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let watch = |kind| {
+        signal(kind)
+            .map_err(|e| tracing::warn!(error = %e, "cannot watch a signal"))
+            .ok()
+    };
+    let (interrupt, term) = (
+        watch(SignalKind::interrupt()),
+        watch(SignalKind::terminate()),
+    );
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
                 }
+                None => std::future::pending().await,
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        };
+        tokio::select! {
+            _ = wait(interrupt) => {}
+            _ = wait(term) => {}
         }
     }
-    #[cfg(not(unix))]
-    {
+}
+
+#[cfg(not(unix))]
+fn watch_for_termination() -> impl std::future::Future<Output = ()> {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -123,6 +139,7 @@ async fn main() -> ExitCode {
             .filter(|t| !t.is_empty()),
         ..DevServerConfig::default()
     };
+    let terminated = watch_for_termination();
     let server = match DevServer::start(cfg).await {
         Ok(s) => s,
         Err(e) => {
@@ -147,7 +164,7 @@ async fn main() -> ExitCode {
             tracing::warn!("cannot write the ready line to stdout");
         }
     }
-    terminated().await;
+    terminated.await;
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS

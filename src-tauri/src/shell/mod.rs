@@ -80,6 +80,9 @@ pub fn run_demo() -> u8 {
 }
 
 async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) -> u8 {
+    // SIGTERM (the session ending) and Ctrl-C quit cleanly, like Quit,
+    // from now on, start-up included.
+    let terminated = crate::headless::termination();
     // First: a second launch hands over to the running one and exits.
     match window::hand_over(&data_dir, hidden, std::time::Duration::ZERO).await {
         Ok(true) => return 0,
@@ -142,9 +145,8 @@ async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) 
         app.window.show(None);
     }
 
-    // SIGTERM (the session ending) and Ctrl-C quit cleanly, like Quit.
     tokio::select! {
-        _ = crate::headless::wait_for_signal() => {}
+        _ = terminated => {}
         _ = app.quit.notified() => {}
     }
     tracing::info!("shutting down");

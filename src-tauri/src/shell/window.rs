@@ -19,8 +19,18 @@ use super::error::IpcError;
 use super::App;
 use crate::ipc::{self, ToTray, ToWindow, WireError};
 
-/// The window process's binary, beside this one.
+/// The window process's binary.
 pub const WINDOW_BIN: &str = "smarthunt-window";
+
+/// Where [`WINDOW_BIN`] is: in `SMARTHUNT_WINDOW_DIR` when the build was
+/// given one (the packages: `/usr/libexec/smarthunt-desktop`, as it is no
+/// command of its own), else beside this binary (a source checkout).
+fn window_binary() -> std::io::Result<std::path::PathBuf> {
+    match option_env!("SMARTHUNT_WINDOW_DIR") {
+        Some(dir) => Ok(std::path::Path::new(dir).join(WINDOW_BIN)),
+        None => std::env::current_exe().map(|exe| exe.with_file_name(WINDOW_BIN)),
+    }
+}
 
 /// Messages waiting for the window; past that, events are dropped and the
 /// window is told to reload once it reads again.
@@ -127,8 +137,8 @@ impl WindowHost {
     }
 
     fn start_process(&self, inner: &mut Inner) {
-        let started = std::env::current_exe().and_then(|exe| {
-            tokio::process::Command::new(exe.with_file_name(WINDOW_BIN))
+        let started = window_binary().and_then(|exe| {
+            tokio::process::Command::new(exe)
                 .env("SMARTHUNT_DATA_DIR", &self.data_dir)
                 .env_remove(ipc::WINDOW_SECRET_ENV)
                 .stdin(std::process::Stdio::piped())

@@ -3,6 +3,8 @@
 //! reading dunst and the keyring, the tray item over D-Bus, a dev server.
 #![allow(dead_code)]
 
+pub mod plasma;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -300,6 +302,26 @@ impl Server {
         })
     }
 
+    /// How many of `user`'s notifications the server counts unread.
+    pub fn unread(&self, user: (&str, &str)) -> Value {
+        self.rest(
+            user,
+            "GET",
+            "/api/interactions/notifications/?is_read=false",
+            None,
+        )["body"]["count"]
+            .clone()
+    }
+
+    /// How many chat messages on `user`'s first page say `content`.
+    pub fn messages_saying(&self, user: (&str, &str), content: &str) -> usize {
+        let messages = self.rest(user, "GET", "/api/interactions/messages/?page=1", None);
+        messages["body"]["results"]
+            .as_array()
+            .map(|list| list.iter().filter(|m| m["content"] == content).count())
+            .unwrap_or(0)
+    }
+
     /// The control API, with this run's token.
     fn control_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new()
@@ -351,7 +373,18 @@ pub struct Tray {
 
 impl Tray {
     pub fn start(with_tray_host: bool) -> Self {
-        let session = DesktopSession::start();
+        Self::in_session(DesktopSession::start(), with_tray_host)
+    }
+
+    /// A session whose notification service is the test's own (or none).
+    pub fn without_notification_daemon(with_tray_host: bool) -> Self {
+        Self::in_session(
+            DesktopSession::without_notification_daemon(),
+            with_tray_host,
+        )
+    }
+
+    fn in_session(session: DesktopSession, with_tray_host: bool) -> Self {
         let host =
             with_tray_host.then(|| TrayHost::start(&session).unwrap_or_else(|e| panic!("{e}")));
         Self {
