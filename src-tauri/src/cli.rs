@@ -1,5 +1,5 @@
-//! The command line of `smarthunt-tray`: what `--help` and the manual page
-//! (`packaging/smarthunt-tray.1`, rendered from this by clap_mangen) say.
+//! The command line of `smarthunt-tray`: what `--help` and the manual pages
+//! (`packaging/man/`, rendered from this by clap_mangen) say.
 
 use std::path::PathBuf;
 

@@ -62,27 +62,36 @@ const HAND_OVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// no tray host.
 pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
     let _log = logging::init(&data_dir);
-    crate::block_on(launch(data_dir, hidden, Arc::new(Keychain)))
+    crate::block_on(async {
+        let terminated = crate::headless::termination();
+        launch(data_dir, hidden, Arc::new(Keychain), terminated).await
+    })
 }
 
 /// The tray app signed in to an embedded dev server with its scenario.
 #[cfg(feature = "demo")]
 pub fn run_demo() -> u8 {
     crate::block_on(async {
+        let terminated = crate::headless::termination();
         let demo = match crate::demo::Demo::start().await {
             Ok(d) => d,
             Err(code) => return code,
         };
-        let code = launch(demo.dir.clone(), false, demo.secrets.clone()).await;
+        let code = launch(demo.dir.clone(), false, demo.secrets.clone(), terminated).await;
         demo.stop().await;
         code
     })
 }
 
-async fn launch(data_dir: PathBuf, hidden: bool, secrets: Arc<dyn SecretStore>) -> u8 {
-    // SIGTERM (the session ending) and Ctrl-C quit cleanly, like Quit,
-    // from now on, start-up included.
-    let terminated = crate::headless::termination();
+/// Runs the tray app until Quit or `terminated` (SIGTERM, the session
+/// ending, or Ctrl-C: see [`crate::headless::termination`], watched by the
+/// caller from its start so that start-up ends cleanly too).
+async fn launch(
+    data_dir: PathBuf,
+    hidden: bool,
+    secrets: Arc<dyn SecretStore>,
+    terminated: impl std::future::Future<Output = ()>,
+) -> u8 {
     // First: a second launch hands over to the running one and exits.
     match window::hand_over(&data_dir, hidden, std::time::Duration::ZERO).await {
         Ok(true) => return 0,
