@@ -29,6 +29,11 @@ fn the_installed_app_signs_in_pops_up_shows_its_tray_and_opens_from_its_desktop_
     );
     let mut app = tray.launch_program(INSTALLED, &["--hidden"]);
     wait_until("connected", || server.connections() >= 1);
+    // Nothing unread: the look the package installed, by name.
+    wait_until("the installed connected look", || {
+        tray.property("IconName")
+            .contains("'com.smarthunt.desktop-connected'")
+    });
 
     server.control(
         "notify",

@@ -100,6 +100,38 @@ fn tray_shows_the_count_and_state_and_lists_its_menu() {
 }
 
 #[test]
+fn an_installed_look_is_shown_by_name_until_a_count_needs_drawing() {
+    let mut tray = Tray::start(true);
+    // The looks installed for this user, where a package puts them for all.
+    let icons = tray.session.home().join(".local/share/icons");
+    std::fs::create_dir_all(&icons).unwrap();
+    let committed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../icons/hicolor");
+    std::os::unix::fs::symlink(committed, icons.join("hicolor")).unwrap();
+    let server = Server::start();
+    tray.login(&server.url, "tenant", "tenant-pass");
+    let mut app = tray.launch(&["--hidden"]);
+    wait_until("connected", || server.connections() >= 1);
+    // gdbus prints the name as (<'...'>,); a host finds it in the theme.
+    wait_until("the connected look, by its installed name", || {
+        tray.property("IconName")
+            .contains("'com.smarthunt.desktop-connected'")
+    });
+    server.control(
+        "notify",
+        json!({"username":"tenant","title":"Counted","body":"b","notification_type":"property"}),
+    );
+    // Hosts prefer a name to a pixmap: with a count to show there is none.
+    wait_until("no name once the count is drawn", || {
+        tray.property("IconName").contains("<''>")
+    });
+    assert!(
+        badge_pixels(&tray.icon().2) > 50,
+        "the count is on the pixmap"
+    );
+    terminate(&mut app);
+}
+
+#[test]
 fn popups_carry_urgency_and_actions_and_the_screen_shows_them() {
     let tray = Tray::start(true);
     let server = Server::start();
@@ -670,7 +702,7 @@ fn the_sound_setting_reaches_the_daemon_without_a_restart() {
     notify("Sounds off");
     wait_displayed(&tray, "the first popup", 1);
     // Settings: "Play a sound with popups", as the window sends it.
-    tray.ipc_call("set_policy", json!({"policy": {"sound": true}}));
+    tray.ipc_call("set_policy", json!({"change": {"sound": true}}));
     notify("Sounds on");
     wait_displayed(&tray, "the second popup", 2);
     let calls = stop_recording(monitor);

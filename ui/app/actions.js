@@ -11,7 +11,7 @@ import {
   appendPage, applyRefresh, bookingIdOf, canLoadNext, canLoadPrev, emptyPager, listArgs,
   messageSenderOf, nextQuery, prependPage, prevQuery, refreshQueries, visibleRows,
 } from './lib/notification-feed.js';
-import { normalizePolicy, signInErrorField, validateSignIn } from './lib/settings-rules.js';
+import { normalizeChange, signInErrorField, validateSignIn } from './lib/settings-rules.js';
 import { accountKey, isSignedIn } from './lib/status-text.js';
 
 /** Messages per thread page. */
@@ -437,9 +437,9 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
     await Promise.all([refreshSettings(), refreshStatus()]);
   }
 
-  /** @param {import('./types.js').PopupPolicy} policy */
-  function setPolicy(policy) {
-    return changeSetting(() => ipc.setPolicy(normalizePolicy(policy)), 'Saved.');
+  /** Only what changed goes to the core. @param {import('./types.js').PolicyChange} change */
+  function changePolicy(change) {
+    return changeSetting(() => ipc.changePolicy(normalizeChange(change)), 'Saved.');
   }
 
   /** @param {boolean} enabled */
@@ -447,9 +447,9 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
     return changeSetting(() => ipc.setAutostart(enabled), enabled ? 'SmartHunt will start when you log in.' : 'SmartHunt will not start by itself.');
   }
 
-  /** @param {number|null} minutes null resumes */
-  function pause(minutes) {
-    return changeSetting(() => ipc.pause(minutes), minutes == null ? 'Popups are back on.' : 'Popups paused.');
+  /** @param {import('./types.js').PauseFor} pause */
+  function pause(pause) {
+    return changeSetting(() => ipc.pause(pause), pause.for === 'resume' ? 'Popups are back on.' : 'Popups paused.');
   }
 
   // ---- events from the shell ----
@@ -530,7 +530,7 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
     loadNext, loadPrev, refreshFeed, retryFeed, setFilter, showNewest,
     openNotification, closeNotification, decideBooking, markAllRead,
     refreshConversations, openConversation, closeConversation, refreshThread, loadOlderMessages, sendMessage,
-    signIn, signOut, setPolicy, setAutostart, pause,
+    signIn, signOut, changePolicy, setAutostart, pause,
     onEngineEvent, onOpenItem, applyStatus,
   };
 }

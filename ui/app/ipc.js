@@ -116,12 +116,12 @@ export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAU
     sendMessage: (receiver, content) => call('send_message', { receiver, content }),
     /** @returns {Promise<Settings>} */
     getSettings: () => call('get_settings'),
-    /** @param {PopupPolicy} policy @returns {Promise<void>} */
-    setPolicy: (policy) => call('set_policy', { policy }),
+    /** Only the fields given change. @param {import('./types.js').PolicyChange} change @returns {Promise<PopupPolicy>} */
+    changePolicy: (change) => call('set_policy', { change }),
     /** @param {boolean} enabled @returns {Promise<void>} */
     setAutostart: (enabled) => call('set_autostart', { enabled }),
-    /** null resumes. @param {number|null} minutes @returns {Promise<void>} */
-    pause: (minutes) => call('pause', { minutes }),
+    /** @param {import('./types.js').PauseFor} pause @returns {Promise<number|null>} when it ends */
+    pause: (pause) => call('pause', { pause }),
     /** @param {SignInArgs} args @returns {Promise<{username: string, role: string|null}>} */
     signIn: (args) => call('sign_in', { ...args }),
     /** @returns {Promise<void>} */

@@ -28,7 +28,8 @@
  * @property {number} unread
  * @property {AccountInfo|null} account
  * @property {number} outbox_pending
- * @property {number|null} paused_until_ms
+ * @property {number|null} paused_until_ms popups paused until then; the core clears it when the pause ends
+ * @property {boolean} [quiet_now] inside quiet hours now (popups held)
  * @property {string|null} [storage_error] why the local store cannot be written
  *
  * @typedef {object} StoredNotification
@@ -67,6 +68,15 @@
  * @property {{start: string, end: string}|null} quiet_hours
  * @property {number|null} paused_until_ms
  * @property {boolean} sound
+ *
+ * A change to the popup settings: only the fields present change (never the pause).
+ * @typedef {object} PolicyChange
+ * @property {string[]} [muted]
+ * @property {{start: string, end: string}|null} [quiet_hours] null turns them off
+ * @property {boolean} [sound]
+ *
+ * A pause as the user asks for it; the core works out its end.
+ * @typedef {{for: 'minutes', minutes: number} | {for: 'tomorrow_morning'} | {for: 'resume'}} PauseFor
  *
  * @typedef {object} Settings
  * @property {PopupPolicy} policy

@@ -296,10 +296,15 @@ const commands = {
     return null;
   },
   get_settings: () => settings,
-  set_policy: ({ policy }) => { settings.policy = { ...policy }; return null; },
+  set_policy: ({ change }) => { settings.policy = { ...settings.policy, ...change }; return settings.policy; },
   set_autostart: ({ enabled }) => { settings.autostart = enabled; return null; },
-  pause: ({ minutes }) => {
-    const until = minutes == null ? null : Date.now() + minutes * MIN;
+  pause: ({ pause }) => {
+    const morning = new Date();
+    morning.setDate(morning.getDate() + 1);
+    morning.setHours(8, 0, 0, 0);
+    const until = pause.for === 'resume' ? null
+      : pause.for === 'minutes' ? Date.now() + pause.minutes * MIN
+        : morning.getTime();
     settings.policy = { ...settings.policy, paused_until_ms: until };
     status = { ...status, paused_until_ms: until };
     emit('status', status);

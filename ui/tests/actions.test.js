@@ -40,7 +40,7 @@ function fakeCore({ count = 3 } = {}) {
       send_message: ({ receiver, content }) => { messages.push({ local_id: messages.length + 1, server_id: null, sender_id: 1, recipient_id: receiver, content, sent_at: null, pending: true, at_ms: Date.now(), is_read: true }); return null; },
       sign_in: ({ username }) => ({ username, role: 'landlord' }),
       sign_out: () => null,
-      set_policy: ({ policy }) => { core.settings.policy = policy; return null; },
+      set_policy: ({ change }) => { core.settings.policy = { ...core.settings.policy, ...change }; return core.settings.policy; },
       set_autostart: ({ enabled }) => { core.settings.autostart = enabled; return null; },
       pause: () => null,
     },
@@ -244,15 +244,19 @@ test('another account in a status event reloads everything', async () => {
 test('settings changes go to the core and the form then shows what it kept', async () => {
   const { core, store, actions } = setup();
   await actions.start();
-  await actions.setPolicy({ muted: ['review', 'nonsense'], quiet_hours: { start: '22:00:00', end: '07:00' }, paused_until_ms: null, sound: false });
-  assert.deepEqual(core.settings.policy, { muted: ['review'], quiet_hours: { start: '22:00', end: '07:00' }, paused_until_ms: null, sound: false });
+  core.settings.policy = { ...core.settings.policy, paused_until_ms: 99, sound: true };
+  await actions.changePolicy({ muted: ['review', 'nonsense'], quiet_hours: { start: '22:00:00', end: '07:00' } });
+  assert.deepEqual(core.calls.find(([c]) => c === 'set_policy'), ['set_policy', { change: { muted: ['review'], quiet_hours: { start: '22:00', end: '07:00' } } }],
+    'only what changed goes, normalized');
+  assert.equal(core.settings.policy.paused_until_ms, 99, 'a pause set elsewhere is kept');
+  assert.equal(core.settings.policy.sound, true, 'a field not named is kept');
   assert.equal(store.get().settings.saved, 'Saved.');
   core.override.set_autostart = () => Promise.reject({ code: 'internal', message: 'Autostart is not available here.' });
   await actions.setAutostart(true);
   assert.equal(store.get().settings.saveError?.message, 'Autostart is not available here.');
   assert.equal(store.get().settings.settings?.autostart, false, 're-read: the core kept it off');
-  await actions.pause(null);
-  assert.deepEqual(core.calls.find(([c]) => c === 'pause'), ['pause', { minutes: null }]);
+  await actions.pause({ for: 'resume' });
+  assert.deepEqual(core.calls.find(([c]) => c === 'pause'), ['pause', { pause: { for: 'resume' } }]);
 });
 
 test('mark all read failing shows the message; the list is re-read either way', async () => {

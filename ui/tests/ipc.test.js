@@ -37,7 +37,7 @@ test('commands go out with the contract\'s names and camelCase arguments', async
   assert.equal(await ipc.decideBooking(3, false), 512);
   await ipc.getThread(7, null, 50);
   await ipc.sendMessage(7, 'hi');
-  await ipc.pause(null);
+  await ipc.pause({ for: 'tomorrow_morning' });
   await ipc.getStatus();
   await ipc.signIn({ server: 'https://s', username: 'u', password: 'p', staySignedIn: true, caFile: null, allowInsecureHttp: false });
   assert.deepEqual(tauri.calls, [
@@ -46,7 +46,7 @@ test('commands go out with the contract\'s names and camelCase arguments', async
     ['decide_booking', { localId: 3, approve: false }],
     ['get_thread', { otherId: 7, before: null, limit: 50 }],
     ['send_message', { receiver: 7, content: 'hi' }],
-    ['pause', { minutes: null }],
+    ['pause', { pause: { for: 'tomorrow_morning' } }],
     ['get_status', undefined],
     ['sign_in', { server: 'https://s', username: 'u', password: 'p', staySignedIn: true, caFile: null, allowInsecureHttp: false }],
   ]);

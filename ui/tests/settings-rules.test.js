@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  describeQuietHours, minutesUntilTomorrow, normalizePolicy, parseClock, roleLabel, signInErrorField, toClockInput,
+  PAUSES, describeQuietHours, normalizeChange, normalizePolicy, parseClock, roleLabel, signInErrorField, toClockInput,
   validateQuietHours, validateSignIn, withPopups,
 } from '../app/lib/settings-rules.js';
 
@@ -31,10 +31,18 @@ test('quiet hours: off, valid (also overnight), or an error on the field at faul
   assert.equal(describeQuietHours(null), 'Off');
 });
 
-test('"until tomorrow" lasts until 08:00 on the next calendar day', () => {
-  assert.equal(minutesUntilTomorrow(new Date(2025, 2, 12, 22, 0)), 10 * 60);
-  assert.equal(minutesUntilTomorrow(new Date(2025, 2, 12, 1, 30)), 30 * 60 + 30);
-  assert.equal(minutesUntilTomorrow(new Date(2025, 2, 12, 7, 59, 30)), 24 * 60 + 1);
+test('the pauses offered are intents: the core works out when each ends', () => {
+  assert.deepEqual(PAUSES.hour, { for: 'minutes', minutes: 60 });
+  assert.deepEqual(PAUSES.tomorrow, { for: 'tomorrow_morning' });
+  assert.deepEqual(PAUSES.resume, { for: 'resume' });
+});
+
+test('a settings change carries only the fields it names, normalized, and never the pause', () => {
+  assert.deepEqual(normalizeChange({ sound: 1 }), { sound: true });
+  assert.deepEqual(normalizeChange({ muted: ['review', 'bogus', 'booking'] }), { muted: ['booking', 'review'] });
+  assert.deepEqual(normalizeChange({ quiet_hours: null }), { quiet_hours: null });
+  assert.deepEqual(normalizeChange({ quiet_hours: { start: '22:00:00', end: '07:00' } }), { quiet_hours: { start: '22:00', end: '07:00' } });
+  assert.deepEqual(normalizeChange(/** @type {any} */ ({ paused_until_ms: 5 })), {});
 });
 
 test('the policy sent to the core has known kinds only, sorted, and HH:MM quiet hours', () => {

@@ -117,7 +117,6 @@ impl Plan {
                 restarts: 20,
                 down: Duration::from_secs(3),
                 tuning: Tuning::default(),
-                tuning_note: None,
             },
             store: StorePlan {
                 rows: 1_000_000,
@@ -128,7 +127,6 @@ impl Plan {
     }
 
     fn quick() -> Self {
-        let stable_after = Duration::from_secs(1);
         Self {
             latency: LatencyPlan {
                 events: [20, 1000],
@@ -148,14 +146,7 @@ impl Plan {
             reconnect: ReconnectPlan {
                 restarts: 3,
                 down: Duration::from_secs(3),
-                tuning: Tuning {
-                    stable_after,
-                    ..Tuning::default()
-                },
-                tuning_note: Some(format!(
-                    "Tuning::default() but stable_after {} s, to keep --quick short",
-                    stable_after.as_secs()
-                )),
+                tuning: Tuning::default(),
             },
             store: StorePlan {
                 rows: 100_000,

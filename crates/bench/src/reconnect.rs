@@ -20,8 +20,6 @@ pub struct ReconnectPlan {
     /// How long the server stays down.
     pub down: Duration,
     pub tuning: Tuning,
-    /// What differs from `Tuning::default()`, if anything.
-    pub tuning_note: Option<String>,
 }
 
 pub fn figure_names() -> Vec<(String, &'static str)> {
@@ -50,16 +48,13 @@ pub async fn run(plan: &ReconnectPlan) -> Vec<(String, Figure)> {
             .collect();
     }
     let mut note = format!(
-        "server down {:.0} s, then back on the same port; {} restarts, each after the \
-         connection was stable for stable_after ({:.0} s) so the backoff starts afresh",
+        "server down {:.0} s, then back on the same port; {} restarts, each from an open \
+         socket (which resets the backoff) at least handshake_gap ({:.0} s) after its handshake",
         plan.down.as_secs_f64(),
         samples.len(),
-        plan.tuning.stable_after.as_secs_f64()
+        plan.tuning.handshake_gap.as_secs_f64()
     );
-    match &plan.tuning_note {
-        Some(t) => note.push_str(&format!("; {t}")),
-        None => note.push_str("; Tuning::default()"),
-    }
+    note.push_str("; Tuning::default()");
     if let Some(e) = failure {
         note.push_str(&format!("; stopped early: {e}"));
     }
@@ -137,9 +132,9 @@ async fn restart_once(
     plan: &ReconnectPlan,
 ) -> BenchResult<Sample> {
     bench.wait_connected(Duration::from_secs(120)).await?;
-    // A connection younger than stable_after keeps the backoff where it
-    // was; waiting it out makes every outage an independent one.
-    tokio::time::sleep(plan.tuning.stable_after + Duration::from_secs(1)).await;
+    // An open socket resets the backoff; waiting out the handshake gap
+    // makes every outage an independent one.
+    tokio::time::sleep(plan.tuning.handshake_gap + Duration::from_secs(1)).await;
 
     // Follows the published state through the outage: the last attempt
     // number before reconnecting is how many attempts failed.

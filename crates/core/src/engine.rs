@@ -8,23 +8,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Serialize;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::api::{Api, ApiError};
 use crate::config::{AccountRef, AppConfig};
-use crate::connection::{ConnectionState, ReconnectPolicy, ServerVariant};
-use crate::policy::{self, Decision, PolicySettings, PopupPolicy};
+use crate::connection::{
+    Action, ConnectionState, Input, ReconnectPolicy, ServerVariant, Supervisor, SupervisorTiming,
+};
+use crate::policy::{self, Decision, PauseFor, PolicyChange, PolicySettings, PopupPolicy};
 use crate::ports::{Notifier, Popup, PopupKey};
 use crate::protocol::{
     self, ChatMessage, ClientFrame, IncomingNotification, NotificationKind, ServerFrame,
 };
-use crate::secret::{SecretStore, SecretStoreError};
+use crate::secret::{SecretStore, SecretStoreError, Sensitive};
 use crate::session::{Session, SessionError};
 use crate::store::{DataDirLock, Inserted, OutboxOp, Store, StoreError, StoredNotification};
 use crate::sync::{self, SyncReport};
@@ -37,9 +40,10 @@ pub struct Tuning {
     pub heartbeat_every: Duration,
     /// Silence (no frame, no pong) after which the socket counts as dead.
     pub heartbeat_timeout: Duration,
+    /// Backoff for handshakes that fail (a socket that opened resets it).
     pub reconnect: ReconnectPolicy,
-    /// A connection that lived this long resets the backoff.
-    pub stable_after: Duration,
+    /// Two handshakes start at least this far apart.
+    pub handshake_gap: Duration,
     /// Reads made elsewhere are looked for this often: one stats call, and
     /// the unread list only when the server counts fewer unread than we do.
     pub reconcile_every: Duration,
@@ -57,13 +61,25 @@ pub struct Tuning {
     pub outbox_retry: Duration,
 }
 
+impl Tuning {
+    fn supervisor(&self) -> SupervisorTiming {
+        SupervisorTiming {
+            heartbeat_every: self.heartbeat_every,
+            heartbeat_timeout: self.heartbeat_timeout,
+            legacy_after: self.legacy_after,
+            reconnect: self.reconnect,
+            handshake_gap: self.handshake_gap,
+        }
+    }
+}
+
 impl Default for Tuning {
     fn default() -> Self {
         Self {
             heartbeat_every: Duration::from_secs(15),
             heartbeat_timeout: Duration::from_secs(30),
             reconnect: ReconnectPolicy::default(),
-            stable_after: Duration::from_secs(30),
+            handshake_gap: Duration::from_secs(2),
             reconcile_every: Duration::from_secs(30),
             full_reconcile_every: Duration::from_secs(180),
             housekeeping_every: Duration::from_secs(5),
@@ -109,7 +125,12 @@ pub struct EngineStatus {
     pub unread: u64,
     pub account: Option<AccountInfo>,
     pub outbox_pending: usize,
+    /// Popups are paused until then (unix ms); cleared, and published, the
+    /// moment the pause ends.
     pub paused_until_ms: Option<i64>,
+    /// Inside the user's quiet hours now (popups held); published as they
+    /// begin and end.
+    pub quiet_now: bool,
     /// Why the local store cannot be written (disk full, read-only), until
     /// a write succeeds again. Live notifications still pop meanwhile.
     pub storage_error: Option<String>,
@@ -125,9 +146,12 @@ pub enum EngineEvent {
     BookingDecided { booking_id: i64, approved: bool },
 }
 
+/// Where a command's outcome goes.
+type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
+
 /// Where an intent's outcome goes: done (kept in the outbox, on its way to
-/// the server) or why not.
-type Done = oneshot::Sender<Result<(), EngineError>>;
+/// the server, or applied) or why not.
+type Done = Reply<()>;
 
 enum Command {
     MarkRead {
@@ -143,20 +167,30 @@ enum Command {
     DecideBooking {
         local_id: i64,
         approve: bool,
-        reply: oneshot::Sender<Result<i64, EngineError>>,
+        reply: Reply<i64>,
     },
-    SetSettings(PolicySettings),
+    /// Changes the fields the change names; answers with the settings now.
+    ChangeSettings {
+        change: PolicyChange,
+        reply: Reply<PolicySettings>,
+    },
+    /// Answers with the pause's end (unix ms), `None` when resumed.
+    Pause {
+        pause: PauseFor,
+        reply: Reply<Option<i64>>,
+    },
     /// The window opened: reconcile with the server now.
-    Refresh,
+    Refresh(Done),
     /// Marks a notification read and fills in its `data` from the server
     /// when the list gave none.
     Open {
         local_id: i64,
-        reply: oneshot::Sender<Result<StoredNotification, EngineError>>,
+        reply: Reply<StoredNotification>,
     },
     /// The config changed here (sign-in/out from the window): re-read it now.
-    Reload,
-    /// The network came back or the machine woke: reconnect now.
+    Reload(Done),
+    /// The network came back or the machine woke: reconnect now. A signal
+    /// from sync code, so the one command without an answer.
     Nudge,
     Shutdown,
 }
@@ -165,22 +199,24 @@ impl Command {
     /// Answers a command that cannot be carried out with `why`.
     fn refuse(self, why: impl Fn() -> EngineError) {
         match self {
-            Command::DecideBooking { reply, .. } => {
-                let _ = reply.send(Err(why()));
-            }
-            Command::Open { reply, .. } => {
-                let _ = reply.send(Err(why()));
-            }
+            Command::DecideBooking { reply, .. } => refuse(reply, why),
+            Command::Open { reply, .. } => refuse(reply, why),
+            Command::ChangeSettings { reply, .. } => refuse(reply, why),
+            Command::Pause { reply, .. } => refuse(reply, why),
             Command::MarkRead {
                 done: Some(done), ..
             }
             | Command::MarkAllRead(done)
-            | Command::SendChat { done, .. } => {
-                let _ = done.send(Err(why()));
-            }
-            _ => {}
+            | Command::SendChat { done, .. }
+            | Command::Refresh(done)
+            | Command::Reload(done) => refuse(done, why),
+            Command::MarkRead { done: None, .. } | Command::Nudge | Command::Shutdown => {}
         }
     }
+}
+
+fn refuse<T>(reply: Reply<T>, why: impl Fn() -> EngineError) {
+    let _ = reply.send(Err(why()));
 }
 
 /// A cheap handle to the running engine.
@@ -218,6 +254,7 @@ impl Engine {
             account: None,
             outbox_pending: 0,
             paused_until_ms: None,
+            quiet_now: false,
             storage_error: None,
         });
         let (events, _) = broadcast::channel(256);
@@ -313,8 +350,13 @@ impl Engine {
         .await
     }
 
-    pub async fn set_settings(&self, s: PolicySettings) -> Result<(), EngineError> {
-        self.send(Command::SetSettings(s)).await
+    /// Changes the popup settings the change names; returns them all.
+    pub async fn change_settings(
+        &self,
+        change: PolicyChange,
+    ) -> Result<PolicySettings, EngineError> {
+        self.ask(|reply| Command::ChangeSettings { change, reply })
+            .await
     }
 
     /// Opens a notification: marks it read and returns it with its context.
@@ -336,7 +378,7 @@ impl Engine {
 
     /// Re-reads the config now (after a sign-in or sign-out in this process).
     pub async fn reload(&self) -> Result<(), EngineError> {
-        self.send(Command::Reload).await
+        self.ask(Command::Reload).await
     }
 
     /// The current account's popup settings.
@@ -347,15 +389,14 @@ impl Engine {
             .unwrap_or_default())
     }
 
-    /// Holds popups back for `minutes` (None resumes).
-    pub async fn pause(&self, minutes: Option<u32>) -> Result<(), EngineError> {
-        let mut settings = self.policy_settings().await?;
-        settings.paused_until_ms = minutes.map(|m| now_ms() + i64::from(m) * 60_000);
-        self.set_settings(settings).await
+    /// Holds popups back (or resumes); returns when the pause ends.
+    pub async fn pause(&self, pause: PauseFor) -> Result<Option<i64>, EngineError> {
+        self.ask(|reply| Command::Pause { pause, reply }).await
     }
 
+    /// Reconciles with the server now (the window opened).
     pub async fn refresh(&self) -> Result<(), EngineError> {
-        self.send(Command::Refresh).await
+        self.ask(Command::Refresh).await
     }
 
     /// The network came back or the machine resumed: reconnect now.
@@ -530,7 +571,10 @@ impl Runner {
                 }
                 cmd = self.commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => return false,
-                    Some(Command::Reload) => return true,
+                    Some(Command::Reload(done)) => {
+                        let _ = done.send(Ok(()));
+                        return true;
+                    }
                     Some(other) => other.refuse(|| EngineError::NotSignedIn),
                 }
             }
@@ -619,13 +663,102 @@ impl Runner {
     }
 }
 
-/// Results of background REST work, sent back to the engine task.
+/// Results of background work (every server call), back in the engine task.
 enum TaskDone {
+    /// The catch-up before the first socket of a new sign-in.
+    FirstSync(Result<SyncReport, EngineError>),
+    Socket(Result<Box<Socket>, ConnectFailure>),
+    Refreshed(Result<(), ApiError>),
+    Opened {
+        local_id: i64,
+        result: Result<StoredNotification, EngineError>,
+        reply: oneshot::Sender<Result<StoredNotification, EngineError>>,
+    },
+    Decided {
+        approve: bool,
+        result: Result<i64, EngineError>,
+        reply: oneshot::Sender<Result<i64, EngineError>>,
+    },
     Sync(Result<SyncReport, EngineError>),
     Reconciled(Result<u64, EngineError>),
     Outbox(Result<usize, EngineError>),
     UnreadFromStats(Result<u64, EngineError>),
     Profile(Result<protocol::Profile, EngineError>),
+}
+
+/// Why a handshake did not give a socket.
+enum ConnectFailure {
+    /// No token: the session or the keychain failed.
+    Api(ApiError),
+    /// 401/403 at the handshake, with the token that was refused.
+    Refused {
+        token: Sensitive,
+        error: String,
+    },
+    Failed(String),
+}
+
+/// Takes a token (refreshing it when due) and opens the socket.
+async fn open_socket(api: Api, transport: Transport) -> Result<Box<Socket>, ConnectFailure> {
+    let token = api.access_token().await.map_err(ConnectFailure::Api)?;
+    match transport.connect_socket(api.server(), &token).await {
+        Ok(socket) => Ok(Box::new(socket)),
+        Err(e) if e.is_auth_refusal() => Err(ConnectFailure::Refused {
+            token,
+            error: e.to_string(),
+        }),
+        Err(e) => Err(ConnectFailure::Failed(e.to_string())),
+    }
+}
+
+/// Frames waiting to be written; a socket whose peer stops reading fills it
+/// and is given up, instead of holding the engine.
+const WRITE_QUEUE: usize = 64;
+
+/// One write to the socket may take this long.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The open socket: the engine reads it; a task of its own writes it, so
+/// no write ever waits on the network inside the engine.
+struct OpenSocket {
+    frames: SplitStream<Socket>,
+    writes: mpsc::Sender<Message>,
+}
+
+impl OpenSocket {
+    fn new(socket: Socket) -> Self {
+        let (sink, frames) = socket.split();
+        let (writes, queue) = mpsc::channel(WRITE_QUEUE);
+        tokio::spawn(write_frames(sink, queue));
+        Self { frames, writes }
+    }
+
+    /// Queues a frame; false when the socket cannot take it (gone, or its
+    /// peer has stopped reading).
+    fn write(&self, m: Message) -> bool {
+        self.writes.try_send(m).is_ok()
+    }
+
+    /// Says goodbye with `code`; the writer ends after it.
+    fn close(self, code: CloseCode) {
+        let _ = self.write(Message::Close(Some(CloseFrame {
+            code,
+            reason: "".into(),
+        })));
+    }
+}
+
+/// Writes queued frames until the queue ends (the socket was dropped) or a
+/// write fails, then closes the socket.
+async fn write_frames(mut sink: SplitSink<Socket, Message>, mut queue: mpsc::Receiver<Message>) {
+    while let Some(m) = queue.recv().await {
+        let closing = matches!(m, Message::Close(_));
+        let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(m)).await;
+        if closing || !matches!(sent, Ok(Ok(()))) {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.close()).await;
 }
 
 /// One account's connection, from sign-in to sign-out.
@@ -640,14 +773,11 @@ struct AccountRun<'a> {
     me: Option<i64>,
     role: Option<String>,
 
-    socket: Option<Socket>,
+    socket: Option<OpenSocket>,
     variant: ServerVariant,
-    connected_at: Instant,
-    last_rx: Instant,
-    attempt: u32,
-    retry_at: tokio::time::Instant,
-    auth_retried: bool,
-    last_error: String,
+    supervisor: Supervisor,
+    /// The token the server refused, for the one refresh that follows.
+    refused: Option<Sensitive>,
 
     server_unread: Option<u64>,
     last_reconcile: Instant,
@@ -666,8 +796,8 @@ struct AccountRun<'a> {
     popped: Vec<i64>,
     /// Popups of notifications the store could not keep, so far.
     unsaved: u64,
-    tasks_tx: mpsc::Sender<TaskDone>,
-    tasks_rx: mpsc::Receiver<TaskDone>,
+    /// Every server call in flight; ended with the account's run.
+    tasks: JoinSet<TaskDone>,
 }
 
 /// During a burst a kind's summary popup is refreshed at most this often,
@@ -733,7 +863,6 @@ impl<'a> AccountRun<'a> {
         transport: Transport,
         generation: u64,
     ) -> AccountRun<'a> {
-        let (tasks_tx, tasks_rx) = mpsc::channel(16);
         let (settings, profile) = runner
             .store
             .run(|s| Ok((s.get_meta(META_SETTINGS)?, s.get_meta(META_PROFILE)?)))
@@ -745,6 +874,7 @@ impl<'a> AccountRun<'a> {
         let profile: Option<protocol::Profile> =
             profile.and_then(|s| serde_json::from_str(&s).ok());
         let now = Instant::now();
+        let supervisor = Supervisor::new(runner.tuning.supervisor());
         AccountRun {
             runner,
             account,
@@ -757,12 +887,8 @@ impl<'a> AccountRun<'a> {
             role: profile.map(|p| p.role),
             socket: None,
             variant: ServerVariant::Unknown,
-            connected_at: now,
-            last_rx: now,
-            attempt: 0,
-            retry_at: tokio::time::Instant::now(),
-            auth_retried: false,
-            last_error: String::new(),
+            supervisor,
+            refused: None,
             server_unread: None,
             last_reconcile: now,
             last_full_reconcile: now,
@@ -776,8 +902,7 @@ impl<'a> AccountRun<'a> {
             summaries: SummaryThrottle::default(),
             popped: Vec::new(),
             unsaved: 0,
-            tasks_tx,
-            tasks_rx,
+            tasks: JoinSet::new(),
         }
     }
 
@@ -792,12 +917,11 @@ impl<'a> AccountRun<'a> {
 
     fn publish(&self, connection: ConnectionState) {
         let info = self.account_info();
-        let paused = self.settings.paused_until_ms;
         self.runner.status.send_modify(|s| {
             s.connection = connection;
             s.account = Some(info);
-            s.paused_until_ms = paused;
         });
+        self.publish_holding();
     }
 
     fn emit(&self, e: EngineEvent) {
@@ -809,40 +933,52 @@ impl<'a> AccountRun<'a> {
         self.refresh_unread().await;
         self.spawn_profile();
         self.kick_outbox();
-        self.first_sync().await;
-        let exit = self.serve().await;
+        let exit = match self.first_sync().await {
+            Some(exit) => exit,
+            None => self.serve().await,
+        };
         self.flush_popped().await;
         exit
     }
 
     async fn serve(&mut self) -> AccountExit {
-        let mut heartbeat = tokio::time::interval(self.runner.tuning.heartbeat_every);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut housekeeping = tokio::time::interval(self.runner.tuning.housekeeping_every);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let legacy_after = self.runner.tuning.legacy_after;
 
         loop {
             let outbox_retry = self.outbox_retry_at;
             let summaries_due = self.summaries.due;
-            let legacy_deadline = (self.socket.is_some() && self.variant == ServerVariant::Unknown)
-                .then(|| tokio::time::Instant::from_std(self.connected_at + legacy_after));
+            let supervisor_due = self
+                .supervisor
+                .deadline()
+                .map(tokio::time::Instant::from_std);
+            let pause_ends = self.settings.paused_until_ms.map(|until| {
+                let left = until.saturating_sub(now_ms()).max(0) as u64;
+                tokio::time::Instant::now() + Duration::from_millis(left)
+            });
             tokio::select! {
                 frame = next_frame(&mut self.socket) => self.on_socket_item(frame).await,
-                _ = tokio::time::sleep_until(self.retry_at), if self.socket.is_none() => {
-                    if let Some(exit) = self.connect().await {
+                _ = sleep_until_opt(supervisor_due) => {
+                    if let Some(exit) = self.supervise(Input::Timer) {
                         return exit;
                     }
                 }
-                Some(done) = self.tasks_rx.recv() => {
-                    if let Some(exit) = self.on_task_done(done).await {
+                Some(done) = self.tasks.join_next() => {
+                    let exit = match done {
+                        Ok(done) => self.on_task_done(done).await,
+                        Err(e) => {
+                            tracing::error!(error = %e, "a background task failed");
+                            None
+                        }
+                    };
+                    if let Some(exit) = exit {
                         return exit;
                     }
                 }
                 cmd = self.runner.commands.recv() => {
                     match cmd {
                         None | Some(Command::Shutdown) => {
-                            self.close_socket(CloseCode::Normal).await;
+                            self.close_socket(CloseCode::Normal);
                             return AccountExit::Shutdown;
                         }
                         Some(c) => if let Some(exit) = self.on_command(c).await {
@@ -850,22 +986,16 @@ impl<'a> AccountRun<'a> {
                         }
                     }
                 }
-                _ = heartbeat.tick() => self.on_heartbeat().await,
                 _ = housekeeping.tick() => {
                     if let Some(exit) = self.on_housekeeping().await {
                         return exit;
                     }
                 }
                 _ = sleep_until_opt(summaries_due) => self.show_summaries(),
+                _ = sleep_until_opt(pause_ends) => self.end_pause().await,
                 _ = sleep_until_opt(outbox_retry) => {
                     self.outbox_retry_at = None;
                     self.kick_outbox();
-                }
-                _ = sleep_until_opt(legacy_deadline) => {
-                    self.variant = ServerVariant::Legacy;
-                    tracing::info!("no greeting from the server: assuming the legacy consumer");
-                    self.publish(ConnectionState::Connected { variant: self.variant });
-                    self.spawn_stats();
                 }
             }
         }
@@ -875,44 +1005,97 @@ impl<'a> AccountRun<'a> {
     /// that what was already there becomes one summary while everything
     /// that arrives after it pops as usual (the catch-up after connecting
     /// sees it as new). If the server cannot be reached now, the catch-up
-    /// after the first connect does the same.
-    async fn first_sync(&mut self) {
+    /// after the first connect does the same. It runs as a task like every
+    /// server call: the supervisor starts when it is done.
+    async fn first_sync(&mut self) -> Option<AccountExit> {
         if !sync::needs_first_sync(&self.runner.store).await {
-            return;
+            return self.supervise(Input::Start);
         }
+        self.sync_running = true;
+        let (api, store, me) = (self.api.clone(), self.runner.store.clone(), self.me);
         let window = self.runner.tuning.dedupe_window.as_millis() as i64;
-        let done = sync::catch_up(&self.api, &self.runner.store, self.me, window).await;
-        match done {
-            Ok(report) => self.on_synced(report).await,
-            Err(e) => {
-                tracing::info!(error = %e, "history not read yet; will read it after connecting")
-            }
-        }
+        self.spawn(
+            async move { TaskDone::FirstSync(sync::catch_up(&api, &store, me, window).await) },
+        );
+        None
     }
 
     // ---- the socket -------------------------------------------------------
 
-    async fn connect(&mut self) -> Option<AccountExit> {
-        if self.attempt == 0 {
-            self.publish(ConnectionState::Connecting);
+    /// Tells the supervisor what happened and does what it says.
+    fn supervise(&mut self, input: Input) -> Option<AccountExit> {
+        for action in self.supervisor.on(input, Instant::now()) {
+            if let Some(exit) = self.act(action) {
+                return Some(exit);
+            }
         }
-        let token = match self.api.access_token().await {
-            Ok(t) => t,
-            Err(e) => return self.on_api_error_while_connecting(e),
-        };
-        match self
-            .transport
-            .connect_socket(self.api.server(), &token)
-            .await
-        {
+        None
+    }
+
+    fn act(&mut self, action: Action) -> Option<AccountExit> {
+        match action {
+            Action::Connect => {
+                self.socket = None;
+                let waiting = matches!(
+                    self.runner.status.borrow().connection,
+                    ConnectionState::Reconnecting { .. }
+                );
+                if !waiting {
+                    self.publish(ConnectionState::Connecting);
+                }
+                let (api, transport) = (self.api.clone(), self.transport.clone());
+                self.spawn(async move { TaskDone::Socket(open_socket(api, transport).await) });
+            }
+            Action::Refresh => {
+                let api = self.api.clone();
+                let stale = self.refused.take().unwrap_or_else(|| Sensitive::new(""));
+                self.spawn(async move {
+                    TaskDone::Refreshed(api.refresh_after_refusal(&stale).await.map(drop))
+                });
+            }
+            Action::Ping => {
+                if !self.write(Message::Ping(Default::default())) {
+                    return self.supervise(Input::Lost("cannot write to the socket".into()));
+                }
+            }
+            Action::Retry(retry) => {
+                self.socket = None;
+                tracing::info!(
+                    attempt = retry.attempt,
+                    delay_ms = retry.delay.as_millis() as u64,
+                    error = %retry.error,
+                    "reconnecting later"
+                );
+                self.publish(ConnectionState::Reconnecting {
+                    attempt: retry.attempt,
+                    retry_at_ms: now_ms().saturating_add(retry.delay.as_millis() as i64),
+                    last_error: retry.error,
+                });
+            }
+            Action::Variant(variant) => {
+                self.variant = variant;
+                self.publish(ConnectionState::Connected { variant });
+                if variant == ServerVariant::Legacy {
+                    tracing::info!("no greeting from the server: assuming the legacy consumer");
+                    self.spawn_stats();
+                }
+            }
+            Action::SignOut(reason) => return Some(self.signed_out(reason)),
+        }
+        None
+    }
+
+    /// A handshake's outcome.
+    fn on_socket_task(&mut self, r: Result<Box<Socket>, ConnectFailure>) -> Option<AccountExit> {
+        if !self.supervisor.is_connecting() {
+            return None;
+        }
+        match r {
             Ok(socket) => {
                 tracing::info!(server = %self.account.server, "connected");
-                let now = Instant::now();
-                self.socket = Some(socket);
-                self.connected_at = now;
-                self.last_rx = now;
+                self.socket = Some(OpenSocket::new(*socket));
                 self.variant = ServerVariant::Unknown;
-                self.auth_retried = false;
+                self.supervise(Input::Opened);
                 self.publish(ConnectionState::Connected {
                     variant: self.variant,
                 });
@@ -920,29 +1103,13 @@ impl<'a> AccountRun<'a> {
                 self.kick_outbox();
                 None
             }
-            Err(e) if e.is_auth_refusal() => {
-                if self.auth_retried {
-                    tracing::warn!(error = %e, "the server refused the session after a refresh");
-                    return Some(
-                        self.signed_out("the server no longer accepts your session".into()),
-                    );
-                }
-                tracing::info!(error = %e, "handshake refused; refreshing the session once");
-                match self.api.refresh_after_refusal(&token).await {
-                    Ok(_) => {
-                        // Only a refusal of a freshly refreshed token signs out;
-                        // a refresh that failed (5xx, network) is retried.
-                        self.auth_retried = true;
-                        self.retry_at = tokio::time::Instant::now();
-                        None
-                    }
-                    Err(e) => self.on_api_error_while_connecting(e),
-                }
+            Err(ConnectFailure::Api(e)) => self.on_api_error_while_connecting(e),
+            Err(ConnectFailure::Refused { token, error }) => {
+                tracing::info!(%error, "handshake refused");
+                self.refused = Some(token);
+                self.supervise(Input::Refused(error))
             }
-            Err(e) => {
-                self.schedule_retry(e.to_string());
-                None
-            }
+            Err(ConnectFailure::Failed(error)) => self.supervise(Input::Failed(error)),
         }
     }
 
@@ -950,10 +1117,7 @@ impl<'a> AccountRun<'a> {
         match e {
             ApiError::SignedOut(why) => Some(self.signed_out(why)),
             ApiError::Session(SessionError::Keychain(k)) => Some(self.keychain_failed(k)),
-            other => {
-                self.schedule_retry(other.to_string());
-                None
-            }
+            other => self.supervise(Input::Failed(other.to_string())),
         }
     }
 
@@ -970,52 +1134,30 @@ impl<'a> AccountRun<'a> {
         AccountExit::WaitForUser
     }
 
-    fn schedule_retry(&mut self, error: String) {
-        self.attempt = self.attempt.saturating_add(1);
-        let delay = self
-            .runner
-            .tuning
-            .reconnect
-            .delay(self.attempt, rand::random::<f64>());
-        self.retry_at = tokio::time::Instant::now() + delay;
-        tracing::info!(attempt = self.attempt, delay_ms = delay.as_millis() as u64, %error, "reconnecting later");
-        self.last_error = error.clone();
-        self.publish(ConnectionState::Reconnecting {
-            attempt: self.attempt,
-            retry_at_ms: now_ms() + delay.as_millis() as i64,
-            last_error: error,
-        });
-    }
-
-    /// The socket ended: reconnect with backoff (reset after a stable run).
+    /// The socket ended.
     fn lost_socket(&mut self, why: String) {
         self.socket = None;
-        if self.connected_at.elapsed() >= self.runner.tuning.stable_after {
-            self.attempt = 0;
-        }
-        self.schedule_retry(why);
+        // Only a retry can follow a lost socket, never an exit.
+        let _ = self.supervise(Input::Lost(why));
     }
 
-    async fn close_socket(&mut self, code: CloseCode) {
-        if let Some(mut s) = self.socket.take() {
-            let frame = CloseFrame {
-                code,
-                reason: "".into(),
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(2), s.close(Some(frame))).await;
+    fn close_socket(&mut self, code: CloseCode) {
+        if let Some(s) = self.socket.take() {
+            s.close(code);
         }
     }
 
-    async fn send_frame(&mut self, frame: ClientFrame) {
-        if let Some(s) = self.socket.as_mut() {
-            let sent = tokio::time::timeout(
-                Duration::from_secs(5),
-                s.send(Message::text(frame.to_json())),
-            )
-            .await;
-            if !matches!(sent, Ok(Ok(()))) {
-                self.lost_socket("cannot write to the socket".into());
-            }
+    /// Queues a frame; false (and the socket given up) when it cannot take it.
+    fn write(&mut self, m: Message) -> bool {
+        match self.socket.as_ref() {
+            Some(s) => s.write(m),
+            None => true,
+        }
+    }
+
+    fn send_frame(&mut self, frame: ClientFrame) {
+        if !self.write(Message::text(frame.to_json())) {
+            self.lost_socket("cannot write to the socket".into());
         }
     }
 
@@ -1027,25 +1169,26 @@ impl<'a> AccountRun<'a> {
     /// other frame ends the batch and is handled after it, so what the user
     /// sees follows the order of frames.
     async fn on_socket_item(&mut self, item: Option<Result<Message, tungstenite::Error>>) {
+        if matches!(item, Some(Ok(_))) {
+            // Whatever follows in this batch is already here: one is enough.
+            let _ = self.supervise(Input::Received);
+        }
         let mut batch = LiveBatch::default();
         let mut item = item;
         let mut read = 1;
         loop {
             match item {
-                Some(Ok(Message::Text(text))) => {
-                    self.last_rx = Instant::now();
-                    match self.decode(text.as_str()) {
-                        Some(ServerFrame::Notification { notification, .. }) => {
-                            batch.notifications.push(notification);
-                        }
-                        Some(ServerFrame::UnreadCount(n)) => batch.unread = Some(n),
-                        Some(frame) => {
-                            self.on_live_batch(std::mem::take(&mut batch)).await;
-                            self.on_frame(frame).await;
-                        }
-                        None => {}
+                Some(Ok(Message::Text(text))) => match self.decode(text.as_str()) {
+                    Some(ServerFrame::Notification { notification, .. }) => {
+                        batch.notifications.push(notification);
                     }
-                }
+                    Some(ServerFrame::UnreadCount(n)) => batch.unread = Some(n),
+                    Some(frame) => {
+                        self.on_live_batch(std::mem::take(&mut batch)).await;
+                        self.on_frame(frame).await;
+                    }
+                    None => {}
+                },
                 other => {
                     self.on_live_batch(batch).await;
                     self.on_socket_event(other).await;
@@ -1057,7 +1200,11 @@ impl<'a> AccountRun<'a> {
                 break;
             }
             // Only what is already here: never wait for more.
-            match self.socket.as_mut().and_then(|s| s.next().now_or_never()) {
+            match self
+                .socket
+                .as_mut()
+                .and_then(|s| s.frames.next().now_or_never())
+            {
                 Some(next) => {
                     item = next;
                     read += 1;
@@ -1078,23 +1225,20 @@ impl<'a> AccountRun<'a> {
     /// Everything from the socket but text frames.
     async fn on_socket_event(&mut self, item: Option<Result<Message, tungstenite::Error>>) {
         match item {
-            Some(Ok(msg)) => {
-                self.last_rx = Instant::now();
-                match msg {
-                    Message::Binary(_) => tracing::debug!("ignoring a binary frame"),
-                    Message::Close(frame) => {
-                        let why = frame
-                            .map(|f| format!("server closed the socket ({})", u16::from(f.code)))
-                            .unwrap_or_else(|| "server closed the socket".into());
-                        tracing::info!("{why}");
-                        self.lost_socket(why);
-                    }
-                    _ => {}
+            Some(Ok(msg)) => match msg {
+                Message::Binary(_) => tracing::debug!("ignoring a binary frame"),
+                Message::Close(frame) => {
+                    let why = frame
+                        .map(|f| format!("server closed the socket ({})", u16::from(f.code)))
+                        .unwrap_or_else(|| "server closed the socket".into());
+                    tracing::info!("{why}");
+                    self.lost_socket(why);
                 }
-            }
+                _ => {}
+            },
             Some(Err(tungstenite::Error::Capacity(e))) => {
                 tracing::warn!(error = %e, "frame over 1 MiB: closing with 1009");
-                self.close_socket(CloseCode::Size).await;
+                self.close_socket(CloseCode::Size);
                 self.lost_socket("a frame was too large".into());
             }
             Some(Err(e)) => {
@@ -1115,11 +1259,8 @@ impl<'a> AccountRun<'a> {
                 return None;
             }
         };
-        if frame.proves_documented_server() && self.variant != ServerVariant::Documented {
-            self.variant = ServerVariant::Documented;
-            self.publish(ConnectionState::Connected {
-                variant: self.variant,
-            });
+        if frame.proves_documented_server() {
+            let _ = self.supervise(Input::Proved);
         }
         Some(frame)
     }
@@ -1141,28 +1282,6 @@ impl<'a> AccountRun<'a> {
             ServerFrame::Pong => {}
             ServerFrame::Error { message } => {
                 tracing::info!(message = %message.chars().take(200).collect::<String>(), "server error frame")
-            }
-        }
-    }
-
-    async fn on_heartbeat(&mut self) {
-        if self.socket.is_none() {
-            return;
-        }
-        if self.last_rx.elapsed() >= self.runner.tuning.heartbeat_timeout {
-            tracing::warn!("no answer from the server: the connection is dead");
-            self.socket = None;
-            self.lost_socket("the server stopped answering".into());
-            return;
-        }
-        if let Some(s) = self.socket.as_mut() {
-            let ping = tokio::time::timeout(
-                Duration::from_secs(5),
-                s.send(Message::Ping(Default::default())),
-            )
-            .await;
-            if !matches!(ping, Ok(Ok(()))) {
-                self.lost_socket("cannot write to the socket".into());
             }
         }
     }
@@ -1472,7 +1591,7 @@ impl<'a> AccountRun<'a> {
     /// frames, so ask it there instead of trusting the REST figure.
     async fn unread_from_rest(&mut self, n: u64) {
         if self.variant == ServerVariant::Documented && self.socket.is_some() {
-            self.send_frame(ClientFrame::GetUnreadCount).await;
+            self.send_frame(ClientFrame::GetUnreadCount);
         } else {
             self.set_unread(n);
         }
@@ -1512,14 +1631,11 @@ impl<'a> AccountRun<'a> {
 
     // ---- background REST work ---------------------------------------------
 
-    fn spawn<F>(&self, fut: F)
+    fn spawn<F>(&mut self, fut: F)
     where
         F: std::future::Future<Output = TaskDone> + Send + 'static,
     {
-        let tx = self.tasks_tx.clone();
-        tokio::spawn(async move {
-            let _ = tx.send(fut.await).await;
-        });
+        self.tasks.spawn(fut);
     }
 
     fn spawn_sync(&mut self) {
@@ -1582,6 +1698,47 @@ impl<'a> AccountRun<'a> {
 
     async fn on_task_done(&mut self, done: TaskDone) -> Option<AccountExit> {
         match done {
+            TaskDone::FirstSync(r) => {
+                self.sync_running = false;
+                match r {
+                    Ok(report) => self.on_synced(report).await,
+                    Err(e) => {
+                        if let Some(exit) = self.on_background_error(e, "first catch-up") {
+                            return Some(exit);
+                        }
+                        tracing::info!("history not read yet; will read it after connecting");
+                    }
+                }
+                return self.supervise(Input::Start);
+            }
+            TaskDone::Socket(r) => return self.on_socket_task(r),
+            TaskDone::Refreshed(r) => {
+                return match r {
+                    Ok(()) => self.supervise(Input::Refreshed),
+                    Err(e) => self.on_api_error_while_connecting(e),
+                }
+            }
+            TaskDone::Opened {
+                local_id,
+                result,
+                reply,
+            } => {
+                let opened = self.on_opened(local_id, result).await;
+                let _ = reply.send(opened);
+            }
+            TaskDone::Decided {
+                approve,
+                result,
+                reply,
+            } => {
+                if let Ok(booking_id) = result {
+                    self.emit(EngineEvent::BookingDecided {
+                        booking_id,
+                        approved: approve,
+                    });
+                }
+                let _ = reply.send(result);
+            }
             TaskDone::Sync(r) => {
                 self.sync_running = false;
                 match r {
@@ -1651,7 +1808,7 @@ impl<'a> AccountRun<'a> {
     /// After a REST change the server's count moved without a frame.
     async fn after_server_side_change(&mut self) {
         if self.variant == ServerVariant::Documented && self.socket.is_some() {
-            self.send_frame(ClientFrame::GetUnreadCount).await;
+            self.send_frame(ClientFrame::GetUnreadCount);
         } else {
             self.spawn_stats();
         }
@@ -1729,35 +1886,42 @@ impl<'a> AccountRun<'a> {
 
     // ---- intents ----------------------------------------------------------
 
+    /// Marks a notification read: kept in the outbox, on its way to the
+    /// server (or read here only, when the server never knew it).
+    async fn mark_read(&mut self, local_id: i64) -> Result<(), EngineError> {
+        let r = self
+            .runner
+            .store
+            .run(move |s| {
+                let Some(n) = s.notification(local_id)? else {
+                    return Ok(false);
+                };
+                if n.is_read {
+                    return Ok(false);
+                }
+                match n.server_id {
+                    Some(server_id) => {
+                        s.enqueue(&OutboxOp::MarkRead { server_id }, now_ms())?;
+                    }
+                    None => s.set_read_local(local_id)?,
+                }
+                Ok(true)
+            })
+            .await;
+        let r = self.wrote(r);
+        if matches!(r, Ok(true)) {
+            self.server_unread = self.server_unread.map(|u| u.saturating_sub(1));
+            self.after_intent().await;
+        }
+        r.map(drop)
+    }
+
     async fn on_command(&mut self, c: Command) -> Option<AccountExit> {
         match c {
             Command::MarkRead { local_id, done } => {
-                let r = self
-                    .runner
-                    .store
-                    .run(move |s| {
-                        let Some(n) = s.notification(local_id)? else {
-                            return Ok(false);
-                        };
-                        if n.is_read {
-                            return Ok(false);
-                        }
-                        match n.server_id {
-                            Some(server_id) => {
-                                s.enqueue(&OutboxOp::MarkRead { server_id }, now_ms())?;
-                            }
-                            None => s.set_read_local(local_id)?,
-                        }
-                        Ok(true)
-                    })
-                    .await;
-                let r = self.wrote(r);
-                if matches!(r, Ok(true)) {
-                    self.server_unread = self.server_unread.map(|u| u.saturating_sub(1));
-                    self.after_intent().await;
-                }
+                let r = self.mark_read(local_id).await;
                 if let Some(done) = done {
-                    let _ = done.send(r.map(drop));
+                    let _ = done.send(r);
                 }
             }
             Command::MarkAllRead(done) => {
@@ -1795,49 +1959,116 @@ impl<'a> AccountRun<'a> {
                 approve,
                 reply,
             } => {
-                let result = self.decide_booking(local_id, approve).await;
-                if let Ok(booking_id) = result {
-                    self.emit(EngineEvent::BookingDecided {
-                        booking_id,
-                        approved: approve,
-                    });
-                }
-                let _ = reply.send(result);
+                let (context, api) = (self.context(local_id), self.api.clone());
+                self.spawn(async move {
+                    let result = async {
+                        let booking = booking_of(&context.await?)?;
+                        api.decide_booking(booking, approve).await?;
+                        Ok(booking)
+                    }
+                    .await;
+                    TaskDone::Decided {
+                        approve,
+                        result,
+                        reply,
+                    }
+                });
             }
-            Command::SetSettings(settings) => {
-                self.settings = settings;
-                if let Ok(json) = serde_json::to_string(&self.settings) {
-                    let _ = self
-                        .runner
-                        .store
-                        .run(move |s| s.set_meta(META_SETTINGS, &json))
-                        .await;
-                }
-                self.release_held();
-                let state = self.runner.status.borrow().connection.clone();
-                self.publish(state);
+            Command::ChangeSettings { change, reply } => {
+                let mut settings = self.settings.clone();
+                change.apply_to(&mut settings);
+                let saved = self.save_settings(settings).await;
+                let _ = reply.send(saved);
             }
-            Command::Refresh => {
+            Command::Pause { pause, reply } => {
+                let until = pause.until_ms(&chrono::Local::now());
+                let settings = PolicySettings {
+                    paused_until_ms: until,
+                    ..self.settings.clone()
+                };
+                let saved = self.save_settings(settings).await;
+                let _ = reply.send(saved.map(|s| s.paused_until_ms));
+            }
+            Command::Refresh(done) => {
                 self.spawn_reconcile(true);
                 self.spawn_sync();
+                let _ = done.send(Ok(()));
             }
             Command::Open { local_id, reply } => {
-                let opened = self.open(local_id).await;
-                let _ = reply.send(opened);
+                let context = self.context(local_id);
+                self.spawn(async move {
+                    TaskDone::Opened {
+                        local_id,
+                        result: context.await,
+                        reply,
+                    }
+                });
             }
-            Command::Reload => {
-                self.close_socket(CloseCode::Normal).await;
+            Command::Reload(done) => {
+                self.close_socket(CloseCode::Normal);
+                let _ = done.send(Ok(()));
                 return Some(AccountExit::Reload);
             }
-            Command::Nudge => {
-                if self.socket.is_none() {
-                    self.attempt = 0;
-                    self.retry_at = tokio::time::Instant::now();
-                }
-            }
+            Command::Nudge => return self.supervise(Input::Nudge),
             Command::Shutdown => return Some(AccountExit::Shutdown),
         }
         None
+    }
+
+    /// Keeps the settings (they count once saved), shows what they no
+    /// longer hold back, and publishes them.
+    async fn save_settings(
+        &mut self,
+        settings: PolicySettings,
+    ) -> Result<PolicySettings, EngineError> {
+        let json = serde_json::to_string(&settings)
+            .map_err(|e| EngineError::Store(StoreError::Io(e.to_string())))?;
+        let saved = self
+            .runner
+            .store
+            .run(move |s| s.set_meta(META_SETTINGS, &json))
+            .await;
+        self.wrote(saved)?;
+        self.settings = settings;
+        self.release_held();
+        self.publish_holding();
+        Ok(self.settings.clone())
+    }
+
+    /// The pause is over: it is cleared, kept, and published.
+    async fn end_pause(&mut self) {
+        if self
+            .settings
+            .paused_until_ms
+            .is_some_and(|until| until <= now_ms())
+        {
+            let settings = PolicySettings {
+                paused_until_ms: None,
+                ..self.settings.clone()
+            };
+            if let Err(e) = self.save_settings(settings).await {
+                // Over all the same: never wake for it again.
+                tracing::warn!(error = %e, "cannot record the end of the pause");
+                self.settings.paused_until_ms = None;
+                self.release_held();
+                self.publish_holding();
+            }
+        }
+    }
+
+    /// Publishes the pause and quiet hours as they are now, when changed.
+    fn publish_holding(&self) {
+        let paused = self.settings.paused_until_ms;
+        let quiet = self
+            .settings
+            .quiet_hours
+            .is_some_and(|q| q.contains(local_now().time()));
+        self.runner.status.send_if_modified(|s| {
+            let changed = s.paused_until_ms != paused || s.quiet_now != quiet;
+            s.paused_until_ms = paused;
+            s.quiet_now = quiet;
+            changed
+        });
     }
 
     async fn after_intent(&mut self) {
@@ -1848,55 +2079,48 @@ impl<'a> AccountRun<'a> {
     }
 
     async fn stored(&self, local_id: i64) -> Result<StoredNotification, EngineError> {
-        self.runner
-            .store
-            .run(move |s| s.notification(local_id))
-            .await?
-            .ok_or(EngineError::Api(ApiError::Status(404)))
+        stored(&self.runner.store, local_id).await
     }
 
     /// The notification with its `data`, fetched from the server (and kept)
-    /// when the list gave none.
-    async fn with_context(&mut self, local_id: i64) -> Result<StoredNotification, EngineError> {
-        let n = self.stored(local_id).await?;
-        let (true, Some(server_id)) = (n.data.is_empty(), n.server_id) else {
-            return Ok(n);
-        };
+    /// when the list gave none: a future to run as a task.
+    fn context(
+        &self,
+        local_id: i64,
+    ) -> impl std::future::Future<Output = Result<StoredNotification, EngineError>> + Send + 'static
+    {
+        let (api, store) = (self.api.clone(), self.runner.store.clone());
         let window = self.runner.tuning.dedupe_window.as_millis() as i64;
-        match sync::fetch_detail(&self.api, &self.runner.store, server_id, window).await {
-            Ok(_) => self.stored(local_id).await,
-            Err(EngineError::Api(e)) => {
-                tracing::info!(error = %e, "no detail for a notification");
-                Ok(n)
+        async move {
+            let n = stored(&store, local_id).await?;
+            let (true, Some(server_id)) = (n.data.is_empty(), n.server_id) else {
+                return Ok(n);
+            };
+            match sync::fetch_detail(&api, &store, server_id, window).await {
+                Ok(_) => stored(&store, local_id).await,
+                Err(EngineError::Api(e)) => {
+                    tracing::info!(error = %e, "no detail for a notification");
+                    Ok(n)
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
         }
     }
 
-    async fn open(&mut self, local_id: i64) -> Result<StoredNotification, EngineError> {
-        let n = self.with_context(local_id).await?;
+    /// An opened notification is read: mark it so, then answer with it.
+    async fn on_opened(
+        &mut self,
+        local_id: i64,
+        result: Result<StoredNotification, EngineError>,
+    ) -> Result<StoredNotification, EngineError> {
+        let n = result?;
         if n.is_read {
             return Ok(n);
         }
-        Box::pin(self.on_command(Command::MarkRead {
-            local_id,
-            done: None,
-        }))
-        .await;
+        if let Err(e) = self.mark_read(local_id).await {
+            tracing::warn!(error = %e, "cannot mark an opened notification read");
+        }
         self.stored(local_id).await
-    }
-
-    async fn decide_booking(&mut self, local_id: i64, approve: bool) -> Result<i64, EngineError> {
-        let n = self.with_context(local_id).await?;
-        let booking = n
-            .data
-            .get("booking_id")
-            .and_then(protocol::id_value)
-            .ok_or(EngineError::Api(ApiError::Decode(
-                "this notification names no booking".into(),
-            )))?;
-        self.api.decide_booking(booking, approve).await?;
-        Ok(booking)
     }
 
     // ---- housekeeping -----------------------------------------------------
@@ -1907,7 +2131,7 @@ impl<'a> AccountRun<'a> {
             .unwrap_or(self.generation);
         if generation != self.generation {
             tracing::info!("the account changed; restarting");
-            self.close_socket(CloseCode::Normal).await;
+            self.close_socket(CloseCode::Normal);
             return Some(AccountExit::Reload);
         }
         // Monotonic time stops while the machine sleeps; the wall clock
@@ -1918,14 +2142,16 @@ impl<'a> AccountRun<'a> {
         self.wall_anchor = (Instant::now(), SystemTime::now());
         if crate::connection::resumed_from_sleep(wall_elapsed, mono_elapsed) {
             tracing::info!("resumed from sleep: reconnecting now");
-            self.socket = None;
-            self.attempt = 0;
-            self.retry_at = tokio::time::Instant::now();
+            if let Some(exit) = self.supervise(Input::Resumed) {
+                return Some(exit);
+            }
         }
         if self.last_reconcile.elapsed() >= self.runner.tuning.reconcile_every {
             self.spawn_reconcile(false);
         }
+        self.end_pause().await;
         self.release_held();
+        self.publish_holding();
         self.flush_popped().await;
         None
     }
@@ -1946,9 +2172,28 @@ impl<'a> AccountRun<'a> {
     }
 }
 
-async fn next_frame(socket: &mut Option<Socket>) -> Option<Result<Message, tungstenite::Error>> {
+async fn stored(store: &StoreCell, local_id: i64) -> Result<StoredNotification, EngineError> {
+    store
+        .run(move |s| s.notification(local_id))
+        .await?
+        .ok_or(EngineError::Api(ApiError::Status(404)))
+}
+
+/// The booking a notification is about.
+fn booking_of(n: &StoredNotification) -> Result<i64, EngineError> {
+    n.data
+        .get("booking_id")
+        .and_then(protocol::id_value)
+        .ok_or(EngineError::Api(ApiError::Decode(
+            "this notification names no booking".into(),
+        )))
+}
+
+async fn next_frame(
+    socket: &mut Option<OpenSocket>,
+) -> Option<Result<Message, tungstenite::Error>> {
     match socket.as_mut() {
-        Some(s) => s.next().await,
+        Some(s) => s.frames.next().await,
         None => std::future::pending().await,
     }
 }

@@ -182,6 +182,97 @@ impl PolicySettings {
     }
 }
 
+/// A pause the user asks for. The core turns it into an end time, so
+/// "until tomorrow morning" means the same in the tray and the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "for", rename_all = "snake_case")]
+pub enum PauseFor {
+    Minutes {
+        minutes: u32,
+    },
+    /// Until a time (unix ms).
+    Until {
+        until_ms: i64,
+    },
+    /// Until 08:00 tomorrow, local time.
+    TomorrowMorning,
+    Resume,
+}
+
+/// The hour "tomorrow morning" ends a pause at.
+pub const MORNING: u32 = 8;
+
+impl PauseFor {
+    /// The pause's end (unix ms) when asked for at `now`; `None` resumes.
+    pub fn until_ms<Tz: chrono::TimeZone>(self, now: &chrono::DateTime<Tz>) -> Option<i64> {
+        let now_ms = now.timestamp_millis();
+        match self {
+            PauseFor::Resume => None,
+            PauseFor::Minutes { minutes } => {
+                Some(now_ms.saturating_add(i64::from(minutes).saturating_mul(60_000)))
+            }
+            PauseFor::Until { until_ms } => (until_ms > now_ms).then_some(until_ms),
+            PauseFor::TomorrowMorning => {
+                let morning = (now.date_naive() + chrono::Duration::days(1))
+                    .and_hms_opt(MORNING, 0, 0)
+                    .unwrap_or_default();
+                // The local time that does not exist (a DST gap) or
+                // exists twice: its earliest reading, else an hour later.
+                let tz = now.timezone();
+                let at = tz
+                    .from_local_datetime(&morning)
+                    .earliest()
+                    .or_else(|| {
+                        tz.from_local_datetime(&(morning + chrono::Duration::hours(1)))
+                            .earliest()
+                    })
+                    .map(|t| t.timestamp_millis())
+                    .unwrap_or(now_ms + 24 * 3_600_000);
+                Some(at.max(now_ms + 60_000))
+            }
+        }
+    }
+}
+
+/// A change to the popup settings: only the fields present change, so a
+/// window that shows an older copy cannot undo a pause set from the tray
+/// (the pause is never part of it: see [`PauseFor`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted: Option<BTreeSet<NotificationKind>>,
+    /// `Some(None)` (JSON `null`) turns quiet hours off.
+    #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<Option<QuietHours>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sound: Option<bool>,
+}
+
+/// A field that is present, `null` included (`Some(None)`); absent is
+/// `None` through `#[serde(default)]`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+impl PolicyChange {
+    pub fn apply_to(&self, s: &mut PolicySettings) {
+        if let Some(muted) = &self.muted {
+            s.muted = muted.clone();
+        }
+        if let Some(quiet) = self.quiet_hours {
+            s.quiet_hours = quiet;
+        }
+        if let Some(sound) = self.sound {
+            s.sound = sound;
+        }
+    }
+}
+
 /// What to do with one live notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -523,6 +614,88 @@ mod booking_rule {
             booking_to_decide(NotificationKind::Booking, &pending, Viewer::default()),
             None
         );
+    }
+}
+
+#[cfg(test)]
+mod intents {
+    use super::*;
+    use chrono::{FixedOffset, TimeZone};
+
+    #[test]
+    fn a_pause_until_tomorrow_morning_ends_at_eight_local_time() {
+        let tz = FixedOffset::east_opt(2 * 3600).unwrap();
+        let now = tz.with_ymd_and_hms(2026, 3, 10, 22, 30, 0).unwrap();
+        let end = tz.with_ymd_and_hms(2026, 3, 11, 8, 0, 0).unwrap();
+        assert_eq!(
+            PauseFor::TomorrowMorning.until_ms(&now),
+            Some(end.timestamp_millis())
+        );
+        // Just after midnight "tomorrow" is still the next day's morning.
+        let night = tz.with_ymd_and_hms(2026, 3, 11, 0, 10, 0).unwrap();
+        let next = tz.with_ymd_and_hms(2026, 3, 12, 8, 0, 0).unwrap();
+        assert_eq!(
+            PauseFor::TomorrowMorning.until_ms(&night),
+            Some(next.timestamp_millis())
+        );
+        assert_eq!(
+            PauseFor::Minutes { minutes: 60 }.until_ms(&now),
+            Some(now.timestamp_millis() + 3_600_000)
+        );
+        assert_eq!(PauseFor::Resume.until_ms(&now), None);
+        let soon = now.timestamp_millis() + 1;
+        assert_eq!(
+            PauseFor::Until { until_ms: soon }.until_ms(&now),
+            Some(soon)
+        );
+        assert_eq!(
+            PauseFor::Until { until_ms: 0 }.until_ms(&now),
+            None,
+            "a pause that ended already resumes"
+        );
+        assert!(PauseFor::Minutes { minutes: u32::MAX }
+            .until_ms(&now)
+            .is_some_and(|t| t > now.timestamp_millis()));
+    }
+
+    #[test]
+    fn pause_intents_read_as_the_window_and_tray_send_them() {
+        let read = |j: &str| serde_json::from_str::<PauseFor>(j).unwrap();
+        assert_eq!(
+            read(r#"{"for":"minutes","minutes":60}"#),
+            PauseFor::Minutes { minutes: 60 }
+        );
+        assert_eq!(
+            read(r#"{"for":"tomorrow_morning"}"#),
+            PauseFor::TomorrowMorning
+        );
+        assert_eq!(read(r#"{"for":"resume"}"#), PauseFor::Resume);
+        assert!(serde_json::from_str::<PauseFor>(r#"{"for":"forever"}"#).is_err());
+    }
+
+    #[test]
+    fn a_settings_change_touches_only_what_it_names_and_never_the_pause() {
+        let mut s = PolicySettings {
+            muted: [NotificationKind::General].into(),
+            quiet_hours: Some(QuietHours {
+                start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+            }),
+            paused_until_ms: Some(123),
+            sound: false,
+        };
+        let change: PolicyChange = serde_json::from_str(r#"{"sound":true}"#).unwrap();
+        change.apply_to(&mut s);
+        assert!(s.sound);
+        assert_eq!(s.muted.len(), 1);
+        assert!(s.quiet_hours.is_some());
+        assert_eq!(s.paused_until_ms, Some(123), "the pause is kept");
+        // null turns quiet hours off; absent leaves them.
+        let change: PolicyChange = serde_json::from_str(r#"{"quiet_hours":null}"#).unwrap();
+        change.apply_to(&mut s);
+        assert_eq!(s.quiet_hours, None);
+        // A whole old settings object is refused, not half applied.
+        assert!(serde_json::from_str::<PolicyChange>(r#"{"paused_until_ms":null}"#).is_err());
     }
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::{fast_tuning, is_signed_out, Harness};
 use serde_json::json;
 use smarthunt_core::connection::{ConnectionState, ServerVariant};
-use smarthunt_core::engine::Tuning;
+use smarthunt_core::engine::{EngineError, Tuning};
+use smarthunt_core::policy::{PauseFor, PolicyChange};
 use smarthunt_core::ports::{Notifier, Popup, PopupAction, PopupKey};
 use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::store::ListQuery;
@@ -686,9 +687,11 @@ async fn popups_make_a_sound_per_type_only_when_the_user_wants_sounds() {
     h.notify("tenant", "Quiet", "message").await;
     h.wait_popups("the first popup", |p| p.iter().any(|p| p.title == "Quiet"))
         .await;
-    let mut settings = h.engine().policy_settings().await.unwrap();
-    settings.sound = true;
-    h.engine().set_settings(settings).await.unwrap();
+    let change = PolicyChange {
+        sound: Some(true),
+        ..PolicyChange::default()
+    };
+    assert!(h.engine().change_settings(change).await.unwrap().sound);
     h.notify("tenant", "Loud", "message").await;
     h.notify("tenant", "Loud repair", "maintenance").await;
     h.notify("tenant", "Low news", "property").await;
@@ -817,4 +820,227 @@ async fn a_booking_request_that_arrived_while_closed_still_offers_approve() {
         "{request:?}"
     );
     assert!(request.booking_id.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_approve_holds_up_no_popup_no_ping_and_no_quit() {
+    let mut h = a_known_landlord().await;
+    h.control("booking_request", json!({"tenant": "tenant"}))
+        .await;
+    let popups = h
+        .wait_popups("the request", |p| booking_popup(p).is_some())
+        .await;
+    let PopupKey::Notification(local_id) = booking_popup(&popups).unwrap().key else {
+        panic!("the request's popup is its own");
+    };
+    // The server now takes a minute to decide a booking.
+    h.control("slow_bookings", json!({"ms": 60_000})).await;
+    let before = h.server_stats().await;
+    let engine = h.engine().clone();
+    let approve = tokio::spawn(async move { engine.decide_booking(local_id, true).await });
+    let rest = before["rest_requests"].as_u64().unwrap();
+    tokio::time::timeout(common::WAIT, async {
+        while h.server_stats().await["rest_requests"].as_u64().unwrap() <= rest {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the approve reaches the server");
+
+    // Live notifications pop while it waits.
+    for i in 0..3 {
+        h.notify("landlord", &format!("During the approve {i}"), "general")
+            .await;
+    }
+    h.wait_popups("the live popups", |p| {
+        (0..3).all(|i| {
+            p.iter()
+                .any(|p| p.title == format!("During the approve {i}"))
+        })
+    })
+    .await;
+    assert!(!approve.is_finished(), "the approve is still on the server");
+
+    // The socket stays up through three heartbeat deadlines of a silent
+    // server: only pongs to the engine's pings keep it alive.
+    let mut status = h.engine().status();
+    let deadline = tokio::time::Instant::now() + fast_tuning().heartbeat_timeout * 3;
+    while let Ok(changed) = tokio::time::timeout_at(deadline, status.changed()).await {
+        changed.expect("engine running");
+        let s = status.borrow_and_update().clone();
+        assert!(s.connection.is_connected(), "dropped: {:?}", s.connection);
+    }
+    let after = h.server_stats().await;
+    assert_eq!(
+        after["handshakes_total"], before["handshakes_total"],
+        "no new handshake while the approve waited"
+    );
+    assert!(!approve.is_finished());
+
+    // Quit does not wait for it (the server would answer in a minute).
+    h.stop_engine().await;
+    let outcome = tokio::time::timeout(common::WAIT, approve)
+        .await
+        .expect("the approve is answered once the engine stops")
+        .unwrap();
+    assert!(matches!(outcome, Err(EngineError::Stopped)), "{outcome:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_drops_every_socket_after_5_s_still_pops_each_notification_in_time() {
+    // Timings as shipped, but for the heartbeat (the server pings back).
+    let tuning = Tuning {
+        heartbeat_every: Duration::from_millis(300),
+        heartbeat_timeout: Duration::from_millis(1500),
+        housekeeping_every: Duration::from_millis(200),
+        ..Tuning::default()
+    };
+    let mut h = Harness::new(Variant::Documented).await;
+    h.login(TENANT, false).await;
+    h.start_engine(tuning);
+    h.wait_connected().await;
+    let start = tokio::time::Instant::now();
+    let handshakes_before = h.server_stats().await["handshakes_total"].as_u64().unwrap();
+
+    // Like channels_redis under redis-py 8: every socket closed with 1011
+    // about 5 s after it opened; a notification a second meanwhile.
+    let run = Duration::from_secs(30);
+    let control = h.http.clone();
+    let (base, token) = (h.base_url.clone(), h.control_token().to_owned());
+    let closer = tokio::spawn(async move {
+        let mut closes = 0;
+        while start.elapsed() < run {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            control
+                .post(format!("{base}/control/close"))
+                .header(smarthunt_devserver::CONTROL_TOKEN_HEADER, &token)
+                .json(&json!({"code": 1011}))
+                .send()
+                .await
+                .expect("close");
+            closes += 1;
+        }
+        closes
+    });
+    let mut created = Vec::new();
+    let mut seen = std::collections::HashMap::new();
+    let mut n = 0;
+    let mut next = start;
+    while start.elapsed() < run || seen.len() < created.len() {
+        if start.elapsed() < run && tokio::time::Instant::now() >= next {
+            let title = format!("Flapping {n}");
+            h.notify("tenant", &title, "general").await;
+            created.push((title, tokio::time::Instant::now()));
+            n += 1;
+            next += Duration::from_secs(1);
+        }
+        for p in h.notifier.popups() {
+            seen.entry(p.title)
+                .or_insert_with(tokio::time::Instant::now);
+        }
+        seen.retain(|t, _| created.iter().any(|(c, _)| c == t));
+        assert!(
+            start.elapsed() < run + common::WAIT,
+            "not all popped: {} of {}",
+            seen.len(),
+            created.len()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let closes = closer.await.unwrap();
+    assert!(closes >= 5, "the server dropped the socket {closes} times");
+    for (title, at) in &created {
+        let late = seen[title].duration_since(*at);
+        assert!(
+            late <= Duration::from_secs(10),
+            "{title} popped {late:?} after it was created"
+        );
+    }
+    // Every drop is followed by a new socket, and no more than that.
+    let handshakes = tokio::time::timeout(common::WAIT, async {
+        loop {
+            let total = h.server_stats().await["handshakes_total"].as_u64().unwrap();
+            if total - handshakes_before >= closes {
+                return total - handshakes_before;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a new socket after every drop");
+    let elapsed = start.elapsed().as_secs_f64();
+    assert!(
+        handshakes as f64 <= elapsed / 2.0 + 1.0,
+        "{handshakes} handshakes in {elapsed:.0} s"
+    );
+    let popups = h.notifier.popups();
+    for (title, _) in &created {
+        assert_eq!(
+            popups.iter().filter(|p| &p.title == title).count(),
+            1,
+            "{title} popped once"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_set_in_the_tray_survives_a_settings_change_from_the_window() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    let until = h
+        .engine()
+        .pause(PauseFor::Minutes { minutes: 60 })
+        .await
+        .unwrap()
+        .expect("paused");
+    // The window, showing settings read before the pause, ticks a box.
+    let change: PolicyChange = serde_json::from_value(json!({"sound": true})).unwrap();
+    let now = h.engine().change_settings(change).await.unwrap();
+    assert!(now.sound);
+    assert_eq!(now.paused_until_ms, Some(until), "the pause is kept");
+    assert_eq!(h.engine().status().borrow().paused_until_ms, Some(until));
+    assert_eq!(
+        h.engine().pause(PauseFor::Resume).await.unwrap(),
+        None,
+        "resumed"
+    );
+    let s = h.engine().policy_settings().await.unwrap();
+    assert_eq!((s.paused_until_ms, s.sound), (None, true));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_that_ends_is_published_then_what_it_held_is_summed_up() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let until = h
+        .engine()
+        .pause(PauseFor::Until {
+            until_ms: now + 2_000,
+        })
+        .await
+        .unwrap()
+        .expect("paused");
+    h.notify("tenant", "Held one", "general").await;
+    h.notify("tenant", "Held two", "general").await;
+    local_id_of(&h, "Held two").await;
+    assert!(
+        h.engine().status().borrow().paused_until_ms == Some(until),
+        "still paused"
+    );
+    let resumed = h
+        .wait_status("the pause is over", |s| s.paused_until_ms.is_none())
+        .await;
+    let at = chrono::Utc::now().timestamp_millis();
+    assert!(at >= until, "published {} ms before the end", until - at);
+    assert!(resumed.connection.is_connected());
+    let popups = h
+        .wait_popups("the summary of what was held", |p| {
+            p.iter().any(|p| p.key == PopupKey::Digest)
+        })
+        .await;
+    assert!(
+        !popups.iter().any(|p| p.title.starts_with("Held")),
+        "nothing popped on its own while paused: {popups:?}"
+    );
+    let digest = popups.iter().find(|p| p.key == PopupKey::Digest).unwrap();
+    assert!(digest.title.contains('2'), "{}", digest.title);
 }

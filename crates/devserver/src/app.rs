@@ -69,6 +69,8 @@ pub struct Knobs {
     fail_message_posts: AtomicU64,
     /// Whether sockets are stalled.
     stalled: watch::Sender<bool>,
+    /// How long a booking decision takes to answer, in ms; 0 = at once.
+    slow_bookings_ms: AtomicU64,
 }
 
 fn status_or_none(v: u16) -> Option<u16> {
@@ -82,6 +84,7 @@ impl Knobs {
             fail_refresh: AtomicU16::new(0),
             fail_message_posts: AtomicU64::new(0),
             stalled: watch::Sender::new(false),
+            slow_bookings_ms: AtomicU64::new(0),
         }
     }
 
@@ -117,6 +120,16 @@ impl Knobs {
         self.fail_message_posts
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
+    }
+
+    /// How long a booking decision takes before it is carried out.
+    pub fn slow_bookings(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.slow_bookings_ms.load(Ordering::SeqCst))
+    }
+
+    /// Makes booking decisions take `ms` before they are carried out.
+    pub fn set_slow_bookings(&self, ms: u64) {
+        self.slow_bookings_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Stalls or releases every socket.

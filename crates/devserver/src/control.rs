@@ -40,6 +40,7 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/control/stall", post(stall))
         .route("/control/fail_refresh", post(fail_refresh))
         .route("/control/fail_message_post", post(fail_message_post))
+        .route("/control/slow_bookings", post(slow_bookings))
         .route("/control/revoke_access_tokens", post(revoke_access_tokens))
         .route("/control/read_elsewhere", post(read_elsewhere))
         .route("/control/reset_database", post(reset_database))
@@ -277,6 +278,20 @@ async fn fail_message_post(State(app): State<Arc<App>>, body: Bytes) -> Answer {
     let b: CountBody = parse_json(&body)?;
     app.knobs.set_fail_message_posts(b.count);
     Ok(Json(json!({ "count": b.count })))
+}
+
+#[derive(Deserialize)]
+struct MsBody {
+    ms: u64,
+}
+
+async fn slow_bookings(State(app): State<Arc<App>>, body: Bytes) -> Answer {
+    let b: MsBody = parse_json(&body)?;
+    if b.ms > 600_000 {
+        return Err(ApiError::bad_request("ms must be at most 600000"));
+    }
+    app.knobs.set_slow_bookings(b.ms);
+    Ok(Json(json!({ "ms": b.ms })))
 }
 
 async fn revoke_access_tokens(State(app): State<Arc<App>>) -> Answer {

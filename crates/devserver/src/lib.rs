@@ -17,7 +17,7 @@
 //! | `/api/interactions/messages/` | `GET` history, `POST {receiver, content}` |
 //! | `PATCH /api/interactions/bookings/<id>/approve/` | landlord decides a pending booking |
 //! | `GET /api/users/profile/` | the signed-in user |
-//! | `/control/...` | loopback-only test control: `notify`, `flood`, `message`, `booking_request`, `event`, `raw`, `close`, `reject_handshakes`, `stall`, `fail_refresh`, `fail_message_post`, `revoke_access_tokens`, `read_elsewhere`, `reset_database` (POST) and `stats` (GET) |
+//! | `/control/...` | loopback-only test control: `notify`, `flood`, `message`, `booking_request`, `event`, `raw`, `close`, `reject_handshakes`, `stall`, `fail_refresh`, `fail_message_post`, `slow_bookings`, `revoke_access_tokens`, `read_elsewhere`, `reset_database` (POST) and `stats` (GET) |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), smarthunt_devserver::DevServerError> {

@@ -440,6 +440,8 @@ async fn approve_booking(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let user = authed(&app, &headers).await?;
+    // A slow deployment (the knob): the decision waits, then happens.
+    tokio::time::sleep(app.knobs.slow_bookings()).await;
     let id = id_from_path(&raw_id)?;
     let body: Value = parse_json(&body)?;
     let status = match body.get("status") {

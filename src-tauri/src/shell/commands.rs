@@ -10,7 +10,7 @@ use serde_json::Value;
 use smarthunt_core::account::{self, LoginRequest};
 use smarthunt_core::config::AppConfig;
 use smarthunt_core::engine::AccountInfo;
-use smarthunt_core::policy::{self, PolicySettings};
+use smarthunt_core::policy::{self, PauseFor, PolicyChange, PolicySettings};
 use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::secret::Sensitive;
 use smarthunt_core::store::{ListQuery, StoredNotification};
@@ -58,7 +58,7 @@ pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
         "get_settings" => reply(get_settings(app).await?),
         "set_policy" => {
             let a: Policy = parse(args)?;
-            reply(engine.set_settings(a.policy).await?)
+            reply(engine.change_settings(a.change).await?)
         }
         "set_autostart" => {
             let a: Enabled = parse(args)?;
@@ -70,10 +70,10 @@ pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
                     })?,
             )
         }
-        // Holds popups back for `minutes`; `null` resumes.
+        // Holds popups back, or resumes; answers with the pause's end.
         "pause" => {
             let a: Pause = parse(args)?;
-            reply(engine.pause(a.minutes).await?)
+            reply(engine.pause(a.pause).await?)
         }
         "sign_in" => reply(sign_in(app, parse(args)?).await?),
         "sign_out" => reply(app.sign_out().await?),
@@ -118,7 +118,7 @@ struct Decide {
 
 #[derive(Deserialize)]
 struct Policy {
-    policy: PolicySettings,
+    change: PolicyChange,
 }
 
 #[derive(Deserialize)]
@@ -128,7 +128,7 @@ struct Enabled {
 
 #[derive(Deserialize)]
 struct Pause {
-    minutes: Option<u32>,
+    pause: PauseFor,
 }
 
 /// A page of the local notification list, newest first.

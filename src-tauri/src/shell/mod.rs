@@ -9,7 +9,7 @@ mod autostart;
 mod commands;
 mod error;
 mod launcher;
-mod tray;
+pub mod tray;
 mod window;
 
 use std::path::{Path, PathBuf};
@@ -219,14 +219,6 @@ async fn forward_core_changes(app: Arc<App>, tray: tray::Tray) {
         let snapshot = status.borrow_and_update().clone();
         to_tray.send_replace(snapshot.clone());
         app.window.emit("status", &snapshot);
-        // A pause ends without a status change: redraw then.
-        let pause_ends = snapshot
-            .paused_until_ms
-            .map(|t| t - chrono::Utc::now().timestamp_millis())
-            .filter(|ms| *ms > 0)
-            .map(|ms| {
-                tokio::time::Instant::now() + std::time::Duration::from_millis(ms as u64 + 50)
-            });
         loop {
             tokio::select! {
                 changed = status.changed() => {
@@ -248,12 +240,6 @@ async fn forward_core_changes(app: Arc<App>, tray: tray::Tray) {
                         return;
                     }
                 },
-                _ = async {
-                    match pause_ends {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                } => break,
             }
         }
     }

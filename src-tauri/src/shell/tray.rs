@@ -4,29 +4,32 @@
 //! this process. Dispatches menu clicks to the engine; holds no state the
 //! core could not rebuild.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{Duration as ChronoDuration, Local, NaiveTime};
 use ksni::menu::{MenuItem, StandardItem, SubMenu};
 use ksni::TrayMethods;
 use smarthunt_core::badge::{self, TrayLook};
 use smarthunt_core::connection::ConnectionState;
 use smarthunt_core::engine::EngineStatus;
+use smarthunt_core::policy::PauseFor;
 use tokio::sync::mpsc;
 
 use super::App;
+use crate::desktop_notifier::DESKTOP_ENTRY;
 
 /// Icons are drawn at this size; panels scale them down.
 const ICON_SIZE: u32 = 64;
 
-/// The look the tray should have for a status at `now_ms`.
-pub fn look_of(status: &EngineStatus, now_ms: i64) -> TrayLook {
+/// The look the tray should have for a status (the core clears the pause
+/// the moment it ends, and publishes that).
+pub fn look_of(status: &EngineStatus) -> TrayLook {
     match status.connection {
         ConnectionState::SignedOut { .. }
         | ConnectionState::NotSignedIn
         | ConnectionState::KeychainUnavailable { .. }
         | ConnectionState::ConfigUnreadable { .. } => TrayLook::SignedOut,
-        _ if status.paused_until_ms.is_some_and(|t| t > now_ms) => TrayLook::Paused,
+        _ if status.paused_until_ms.is_some() => TrayLook::Paused,
         ConnectionState::Connected { .. } => TrayLook::Connected,
         _ => TrayLook::Offline,
     }
@@ -61,6 +64,58 @@ fn icon(look: TrayLook, unread: u64) -> ksni::Icon {
     }
 }
 
+/// The sizes the package installs each look at (hicolor `status` icons).
+pub const LOOK_SIZES: [u32; 6] = [16, 22, 24, 32, 48, 64];
+
+/// The installed look's icon name: the desktop id and the look, so the
+/// names are ours alone.
+pub fn look_icon_name(look: TrayLook) -> String {
+    let look = match look {
+        TrayLook::Connected => "connected",
+        TrayLook::Offline => "offline",
+        TrayLook::SignedOut => "signed-out",
+        TrayLook::Paused => "paused",
+    };
+    format!("{DESKTOP_ENTRY}-{look}")
+}
+
+/// Where icon themes are looked up: `$XDG_DATA_HOME`, then
+/// `$XDG_DATA_DIRS` (the XDG Base Directory defaults when unset).
+fn icon_data_dirs() -> Vec<PathBuf> {
+    let home = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    let dirs = std::env::var("XDG_DATA_DIRS")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "/usr/local/share:/usr/share".into());
+    home.into_iter()
+        .chain(dirs.split(':').filter(|d| !d.is_empty()).map(PathBuf::from))
+        .collect()
+}
+
+/// Whether the package's looks are where the tray host will find them by
+/// name. A checkout has none installed: it draws every look.
+fn looks_installed() -> bool {
+    let file = format!("{}.png", look_icon_name(TrayLook::Connected));
+    icon_data_dirs()
+        .iter()
+        .any(|d| d.join("icons/hicolor/22x22/status").join(&file).is_file())
+}
+
+/// The icon name the item offers: the installed look when there is no
+/// count to show, else none. Hosts prefer `IconName` over `IconPixmap`
+/// (StatusNotifierItem spec), so a name is only given when the pixmap
+/// would show nothing more; a themed name then looks right at any size.
+fn icon_name_for(look: TrayLook, unread: u64, installed: bool) -> String {
+    if installed && unread == 0 {
+        look_icon_name(look)
+    } else {
+        String::new()
+    }
+}
+
 /// What the menu's entries do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MenuAction {
@@ -77,6 +132,8 @@ enum MenuAction {
 struct Item {
     look: TrayLook,
     icon: ksni::Icon,
+    /// See [`icon_name_for`].
+    icon_name: String,
     tooltip: String,
     state: String,
     clicks: mpsc::Sender<MenuAction>,
@@ -116,8 +173,16 @@ impl ksni::Tray for Item {
         }
     }
 
+    fn icon_name(&self) -> String {
+        self.icon_name.clone()
+    }
+
     fn icon_pixmap(&self) -> Vec<ksni::Icon> {
         vec![self.icon.clone()]
+    }
+
+    fn attention_icon_name(&self) -> String {
+        self.icon_name.clone()
     }
 
     fn attention_icon_pixmap(&self) -> Vec<ksni::Icon> {
@@ -169,6 +234,8 @@ impl ksni::Tray for Item {
 pub struct Tray {
     handle: Option<ksni::Handle<Item>>,
     last: Option<(TrayLook, String, String)>,
+    /// The package's looks are installed (see [`looks_installed`]).
+    installed: bool,
 }
 
 impl Tray {
@@ -176,9 +243,13 @@ impl Tray {
     /// is there (now or later); without a session bus there is no tray.
     pub async fn create(app: Arc<App>) -> Self {
         let (clicks, rx) = mpsc::channel(16);
+        let installed = tokio::task::spawn_blocking(looks_installed)
+            .await
+            .unwrap_or(false);
         let item = Item {
             look: TrayLook::Offline,
             icon: icon(TrayLook::Offline, 0),
+            icon_name: icon_name_for(TrayLook::Offline, 0, installed),
             tooltip: "SmartHunt".into(),
             state: "Starting…".into(),
             clicks,
@@ -195,12 +266,16 @@ impl Tray {
             None => None,
         };
         tokio::spawn(on_clicks(app, rx));
-        Self { handle, last: None }
+        Self {
+            handle,
+            last: None,
+            installed,
+        }
     }
 
     /// Redraws what changed since the last call.
     pub async fn update(&mut self, status: &EngineStatus) {
-        let look = look_of(status, chrono::Utc::now().timestamp_millis());
+        let look = look_of(status);
         let text = state_text(status, look);
         let now = (look, badge::badge_text(status.unread), text.clone());
         if self.last.as_ref() == Some(&now) {
@@ -212,12 +287,14 @@ impl Tray {
             .as_ref()
             .is_none_or(|(l, b, _)| (*l, b) != (look, &now.1));
         let new_icon = redraw.then(|| icon(look, status.unread));
+        let icon_name = icon_name_for(look, status.unread, self.installed);
         let tooltip = badge::tooltip(status.unread, &status.connection.describe());
         let updated = handle.update(move |item| {
             item.look = look;
             if let Some(i) = new_icon {
                 item.icon = i;
             }
+            item.icon_name = icon_name;
             item.tooltip = tooltip;
             item.state = text;
         });
@@ -235,15 +312,6 @@ impl Tray {
             crate::within_desktop_limit("removing the tray item", handle.shutdown()).await;
         }
     }
-}
-
-/// Minutes from now until 08:00 tomorrow, local time.
-pub fn minutes_until_tomorrow_morning() -> u32 {
-    let now = Local::now();
-    let morning = (now.date_naive() + ChronoDuration::days(1))
-        .and_time(NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default());
-    let minutes = (morning - now.naive_local()).num_minutes();
-    u32::try_from(minutes.max(1)).unwrap_or(u32::MAX)
 }
 
 /// Carries out the menu's clicks, each on its own (a sign-out waiting for
@@ -268,11 +336,9 @@ async fn click(app: &App, action: MenuAction) -> Result<(), super::error::IpcErr
     match action {
         MenuAction::Open => app.window.show(None),
         MenuAction::MarkAllRead => engine.mark_all_read().await?,
-        MenuAction::PauseHour => engine.pause(Some(60)).await?,
-        MenuAction::PauseUntilTomorrow => {
-            engine.pause(Some(minutes_until_tomorrow_morning())).await?
-        }
-        MenuAction::Resume => engine.pause(None).await?,
+        MenuAction::PauseHour => drop(engine.pause(PauseFor::Minutes { minutes: 60 }).await?),
+        MenuAction::PauseUntilTomorrow => drop(engine.pause(PauseFor::TomorrowMorning).await?),
+        MenuAction::Resume => drop(engine.pause(PauseFor::Resume).await?),
         MenuAction::SignOut => app.sign_out().await?,
         MenuAction::Quit => app.quit(),
     }
@@ -321,8 +387,34 @@ mod tests {
             account: None,
             outbox_pending: 0,
             paused_until_ms: paused,
+            quiet_now: false,
             storage_error: None,
         }
+    }
+
+    #[test]
+    fn an_installed_look_is_named_only_while_no_count_needs_drawing() {
+        let name = icon_name_for(TrayLook::Paused, 0, true);
+        assert_eq!(name, "com.smarthunt.desktop-paused");
+        assert_eq!(
+            icon_name_for(TrayLook::Paused, 3, true),
+            "",
+            "the count is drawn"
+        );
+        assert_eq!(
+            icon_name_for(TrayLook::Paused, 0, false),
+            "",
+            "a checkout draws"
+        );
+        let names: std::collections::HashSet<_> = [
+            TrayLook::Connected,
+            TrayLook::Offline,
+            TrayLook::SignedOut,
+            TrayLook::Paused,
+        ]
+        .map(look_icon_name)
+        .into();
+        assert_eq!(names.len(), 4, "one name a look");
     }
 
     #[test]
@@ -331,26 +423,19 @@ mod tests {
             variant: smarthunt_core::connection::ServerVariant::Documented,
         };
         assert_eq!(
-            look_of(&status(connected.clone(), None), 0),
+            look_of(&status(connected.clone(), None)),
             TrayLook::Connected
         );
+        assert_eq!(look_of(&status(connected, Some(10))), TrayLook::Paused);
         assert_eq!(
-            look_of(&status(connected.clone(), Some(10)), 5),
-            TrayLook::Paused
-        );
-        assert_eq!(
-            look_of(&status(connected, Some(10)), 50),
-            TrayLook::Connected
-        );
-        assert_eq!(
-            look_of(
-                &status(ConnectionState::SignedOut { reason: "x".into() }, None),
-                0
-            ),
+            look_of(&status(
+                ConnectionState::SignedOut { reason: "x".into() },
+                Some(10)
+            )),
             TrayLook::SignedOut
         );
         assert_eq!(
-            look_of(&status(ConnectionState::Connecting, None), 0),
+            look_of(&status(ConnectionState::Connecting, None)),
             TrayLook::Offline
         );
     }

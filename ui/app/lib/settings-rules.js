@@ -7,13 +7,21 @@ import { KINDS, normalizeKind } from './format.js';
 
 /**
  * @typedef {import('../types.js').PopupPolicy} PopupPolicy
+ * @typedef {import('../types.js').PolicyChange} PolicyChange
+ * @typedef {import('../types.js').PauseFor} PauseFor
  * @typedef {import('../types.js').SignInArgs} SignInArgs
  */
 
-/** "Pause for 1 hour". */
-export const ONE_HOUR_MINUTES = 60;
-/** "Until tomorrow" ends at this local hour of the next day. */
-export const TOMORROW_HOUR = 8;
+/**
+ * The pauses the window offers, as intents: the core works out when each
+ * ends ("tomorrow morning" is its rule, shared with the tray).
+ * @type {{hour: PauseFor, tomorrow: PauseFor, resume: PauseFor}}
+ */
+export const PAUSES = Object.freeze({
+  hour: { for: 'minutes', minutes: 60 },
+  tomorrow: { for: 'tomorrow_morning' },
+  resume: { for: 'resume' },
+});
 
 /**
  * Minutes of a "HH:MM" (or "HH:MM:SS", as the core may echo) clock time,
@@ -63,18 +71,6 @@ export function describeQuietHours(q) {
 }
 
 /**
- * Minutes from `now` until TOMORROW_HOUR:00 local time on the next
- * calendar day (the length of "pause until tomorrow").
- * @param {Date} now @param {number} [hour]
- */
-export function minutesUntilTomorrow(now, hour = TOMORROW_HOUR) {
-  const t = new Date(now.getTime());
-  t.setDate(t.getDate() + 1);
-  t.setHours(hour, 0, 0, 0);
-  return Math.max(1, Math.ceil((t.getTime() - now.getTime()) / 60_000));
-}
-
-/**
  * The policy in the shape set_policy takes: known kinds only, sorted,
  * quiet hours as "HH:MM" or null.
  * @param {Partial<PopupPolicy>|null|undefined} p
@@ -93,6 +89,22 @@ export function normalizePolicy(p) {
     paused_until_ms: typeof p?.paused_until_ms === 'number' ? p.paused_until_ms : null,
     sound: Boolean(p?.sound),
   };
+}
+
+/**
+ * A settings change in the shape set_policy takes: only the fields given,
+ * each normalized as in {@link normalizePolicy}; never the pause.
+ * @param {PolicyChange} c
+ * @returns {PolicyChange}
+ */
+export function normalizeChange(c) {
+  const p = normalizePolicy(c);
+  /** @type {PolicyChange} */
+  const out = {};
+  if ('muted' in c) out.muted = p.muted;
+  if ('quiet_hours' in c) out.quiet_hours = p.quiet_hours;
+  if ('sound' in c) out.sound = p.sound;
+  return out;
 }
 
 /**

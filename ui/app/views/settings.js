@@ -8,7 +8,7 @@ import { h, setText, show } from '../lib/dom.js';
 import { KINDS, initials, popupLabel } from '../lib/format.js';
 import { pauseText } from '../lib/status-text.js';
 import {
-  ONE_HOUR_MINUTES, minutesUntilTomorrow, normalizePolicy, roleLabel, toClockInput, validateQuietHours, withPopups,
+  PAUSES, normalizePolicy, roleLabel, toClockInput, validateQuietHours, withPopups,
 } from '../lib/settings-rules.js';
 
 /**
@@ -53,9 +53,9 @@ function section(title, ...children) {
 }
 
 /**
- * @param {{store: import('../state.js').Store<AppState>, actions: import('../actions.js').Actions, timeOptions?: TimeOptions, now?: () => Date}} deps
+ * @param {{store: import('../state.js').Store<AppState>, actions: import('../actions.js').Actions, timeOptions?: TimeOptions}} deps
  */
-export function createSettingsView({ store, actions, timeOptions = {}, now = () => new Date() }) {
+export function createSettingsView({ store, actions, timeOptions = {} }) {
   const policy = () => normalizePolicy(store.get().settings.settings?.policy);
 
   // ---- account ----
@@ -97,11 +97,11 @@ export function createSettingsView({ store, actions, timeOptions = {}, now = () 
   /** @type {Record<string, HTMLInputElement>} */
   const popupBoxes = {};
   const popupList = h('div', { class: 'check-grid' }, KINDS.map((k) => {
-    const c = checkbox(popupLabel(k), (checked) => { void actions.setPolicy(withPopups(policy(), k, checked)); });
+    const c = checkbox(popupLabel(k), (checked) => { void actions.changePolicy({ muted: withPopups(policy(), k, checked).muted }); });
     popupBoxes[k] = c.input;
     return c.wrap;
   }));
-  const sound = checkbox('Play a sound with popups', (checked) => { void actions.setPolicy({ ...policy(), sound: checked }); });
+  const sound = checkbox('Play a sound with popups', (checked) => { void actions.changePolicy({ sound: checked }); });
   const popups = h('fieldset', { class: 'fieldset' },
     h('legend', { class: 'legend' }, 'Show popups for'),
     popupList);
@@ -125,14 +125,14 @@ export function createSettingsView({ store, actions, timeOptions = {}, now = () 
       return;
     }
     show(quietError, false);
-    void actions.setPolicy({ ...policy(), quiet_hours: r.value });
+    void actions.changePolicy({ quiet_hours: r.value });
   }
 
   // ---- pause ----
   const pauseState = h('p', { class: 'pause-state' });
-  const pauseHour = h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => { void actions.pause(ONE_HOUR_MINUTES); } } }, 'Pause for 1 hour');
-  const pauseTomorrow = h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => { void actions.pause(minutesUntilTomorrow(now())); } } }, 'Pause until tomorrow 08:00');
-  const resume = h('button', { type: 'button', class: 'btn btn-primary', on: { click: () => { void actions.pause(null); } } }, 'Resume now');
+  const pauseHour = h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => { void actions.pause(PAUSES.hour); } } }, 'Pause for 1 hour');
+  const pauseTomorrow = h('button', { type: 'button', class: 'btn btn-secondary', on: { click: () => { void actions.pause(PAUSES.tomorrow); } } }, 'Pause until tomorrow 08:00');
+  const resume = h('button', { type: 'button', class: 'btn btn-primary', on: { click: () => { void actions.pause(PAUSES.resume); } } }, 'Resume now');
 
   // ---- startup ----
   const autostart = checkbox('Start SmartHunt when I log in', (checked) => { void actions.setAutostart(checked); }, 'It waits in the tray and shows popups as things happen.');

@@ -29,7 +29,7 @@ pub fn fast_tuning() -> Tuning {
             cap: Duration::from_millis(800),
             floor: Duration::from_millis(50),
         },
-        stable_after: Duration::from_secs(5),
+        handshake_gap: Duration::from_millis(200),
         reconcile_every: Duration::from_secs(3600),
         full_reconcile_every: Duration::from_secs(3600),
         housekeeping_every: Duration::from_millis(200),
@@ -147,7 +147,7 @@ impl Harness {
         panic!("server restarts on the same port: {last:?}");
     }
 
-    fn control_token(&self) -> &str {
+    pub fn control_token(&self) -> &str {
         self.config.control_token.as_deref().unwrap_or_default()
     }
 
