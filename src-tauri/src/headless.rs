@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use smarthunt_core::account::{self, AccountError, LoginRequest};
+use smarthunt_core::badge;
 use smarthunt_core::config::AppConfig;
 use smarthunt_core::engine::{Engine, EngineError, Ports, Tuning};
 use smarthunt_core::secret::SecretStore;
@@ -15,7 +16,6 @@ use smarthunt_core::transport::TransportError;
 
 use crate::desktop_notifier::DesktopNotifier;
 use crate::keychain::Keychain;
-use crate::logging;
 
 pub(crate) fn exit_code(e: &AccountError) -> u8 {
     match e {
@@ -71,10 +71,9 @@ pub async fn logout(data_dir: &Path) -> u8 {
     }
 }
 
-/// `smarthunt-tray --headless`.
+/// `smarthunt-tray --headless` (its caller has started [`crate::logging`]).
 pub async fn run(data_dir: &Path) -> u8 {
     let terminated = termination();
-    let _log = logging::init(data_dir);
     match AppConfig::load(data_dir) {
         Ok(c) if c.current.is_some() => {}
         Ok(_) => {
@@ -124,14 +123,25 @@ pub(crate) async fn run_engine(
     0
 }
 
-/// Logs each change of the connection state once.
+/// Logs each change of the state line once: the connection's state and,
+/// while the local store cannot be written, that notifications cannot be
+/// saved (a warning then, so that `SMARTHUNT_LOG=warn` still says it).
 async fn report_status(engine: Engine) {
     let mut status = engine.status();
     let mut last = String::new();
     loop {
-        let now = status.borrow_and_update().connection.describe();
+        let (now, unread, failing) = {
+            let s = status.borrow_and_update();
+            let storage = s.storage_error.as_deref();
+            let line = badge::state_line(&s.connection.describe(), storage);
+            (line, s.unread, storage.is_some())
+        };
         if now != last {
-            tracing::info!(state = %now, unread = status.borrow().unread, "status");
+            if failing {
+                tracing::warn!(state = %now, unread, "status");
+            } else {
+                tracing::info!(state = %now, unread, "status");
+            }
             last = now;
         }
         if status.changed().await.is_err() {

@@ -107,16 +107,21 @@ fn filter(default: &str) -> EnvFilter {
 /// The tray app's levels, unless `SMARTHUNT_LOG` says otherwise.
 const TRAY_LEVELS: &str = "info,hyper=warn,reqwest=warn,tungstenite=warn";
 
+/// The target of the panic hook's log line. Standard error leaves it out:
+/// the hook writes a panic there itself, whatever the filter.
+const PANIC_TARGET: &str = "smarthunt::panic";
+
 /// Redacted lines on standard error.
 fn stderr_layer<S>(levels: &str) -> impl tracing_subscriber::Layer<S>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
+    use tracing_subscriber::filter::{filter_fn, FilterExt};
     tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(RedactingMake(io::stderr))
         .with_target(false)
-        .with_filter(filter(levels))
+        .with_filter(filter(levels).and(filter_fn(|m| m.target() != PANIC_TARGET)))
 }
 
 /// Logging for the window process: warnings and errors, redacted, on
@@ -130,8 +135,10 @@ pub fn init_stderr() {
     clean_panics();
 }
 
-/// Panics are written like every other line: cleaned, to the log (and so
-/// to stderr), with a backtrace when `RUST_BACKTRACE` asks for one.
+/// Panics are cleaned like every other line, with a backtrace when
+/// `RUST_BACKTRACE` asks for one. They always reach stderr, whatever
+/// `SMARTHUNT_LOG` lets through (`off` too): a crash must never go unsaid.
+/// The log file has them as its filter allows.
 fn clean_panics() {
     std::panic::set_hook(Box::new(|info| {
         let backtrace = std::backtrace::Backtrace::capture();
@@ -139,11 +146,11 @@ fn clean_panics() {
             std::backtrace::BacktraceStatus::Captured => format!("{info}\n{backtrace}"),
             _ => info.to_string(),
         };
-        if tracing::dispatcher::has_been_set() {
-            tracing::error!("panic: {text}");
-        } else {
-            let _ = io::stderr().write_all(clean(format!("panic: {text}\n").as_bytes()).as_bytes());
-        }
+        // As the stderr layer would write it: time, level, message.
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
+        let line = format!("{now} ERROR panic: {text}\n");
+        let _ = io::stderr().write_all(clean(line.as_bytes()).as_bytes());
+        tracing::error!(target: PANIC_TARGET, "panic: {text}");
     }));
 }
 
@@ -250,6 +257,60 @@ mod tests {
         );
         assert!(!stderr.contains("opaque-refresh-4711"), "{stderr}");
         assert!(!stderr.contains("abc123"), "{stderr}");
+    }
+
+    /// As the tray app and the headless run start logging (`init`), at
+    /// each filter: a child panics with a held secret; its stderr and log
+    /// file are what a user would see.
+    #[test]
+    fn a_panic_reaches_stderr_once_and_scrubbed_whatever_the_filter() {
+        const CHILD: &str = "SMARTHUNT_TEST_PANIC_DATA_DIR";
+        if let Some(dir) = std::env::var_os(CHILD) {
+            use smarthunt_core::secret::{hold, Held, Sensitive};
+            let _log = init(Path::new(&dir));
+            hold(Held::Refresh, &Sensitive::new("opaque-refresh-4711"));
+            panic!("lost it: opaque-refresh-4711 here");
+        }
+        for filter in ["off", "info", "trace"] {
+            let dir = tempfile::tempdir().unwrap();
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "logging::tests::a_panic_reaches_stderr_once_and_scrubbed_whatever_the_filter",
+                    "--nocapture",
+                ])
+                .env(CHILD, dir.path())
+                .env("SMARTHUNT_LOG", filter)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{filter}: the child panicked");
+            assert_eq!(
+                (
+                    stderr.matches("ERROR panic:").count(),
+                    stderr.matches("lost it").count()
+                ),
+                (1, 1),
+                "{filter}: said once on stderr: {stderr}"
+            );
+            assert!(
+                !stderr.contains("opaque-refresh-4711"),
+                "{filter}: {stderr}"
+            );
+            let mut logged = String::new();
+            for file in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+                logged += &std::fs::read_to_string(file.unwrap().path()).unwrap();
+            }
+            assert_eq!(
+                logged.contains("panic: ") && logged.contains("lost it"),
+                filter != "off",
+                "{filter}: the log file has it as its filter allows: {logged}"
+            );
+            assert!(
+                !logged.contains("opaque-refresh-4711"),
+                "{filter}: {logged}"
+            );
+        }
     }
 
     #[test]

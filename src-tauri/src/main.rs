@@ -7,20 +7,28 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use smarthunt_tray::cli::{Cli, Command};
-use smarthunt_tray::{block_on, data_dir, headless, shell};
+use smarthunt_tray::{block_on, data_dir, headless, logging, shell};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Before any thread, any file: what this process writes is private.
     smarthunt_core::private::restrict_umask();
-    if !cli.demo {
+    // Every command logs the same way (scrubbed, to stderr and the data
+    // dir's logs, panics too), the guard kept until the process ends so
+    // the file writer flushes. The demo's run logs into its throwaway dir;
+    // `login` and `logout` act on the real one even with `--demo`.
+    let demo_run = cli.demo && cli.command.is_none();
+    let _log = if demo_run {
+        None
+    } else {
         let dir = data_dir();
         if let Err(e) = smarthunt_core::private::ensure_dir(&dir) {
             eprintln!("smarthunt-tray: {e}");
             return ExitCode::from(5);
         }
         smarthunt_core::private::tighten_tree(&dir);
-    }
+        logging::init(&dir)
+    };
     let code = match cli.command {
         Some(Command::Login {
             server,

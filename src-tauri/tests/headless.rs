@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use desktop::{terminate, wait_until, DesktopSession, KillOnDrop, Server, BIN};
 use serde_json::{json, Value};
+use smarthunt_desktop_session::disk::SmallDisk;
 
 /// A session, a dev server and the headless app signed in as `user` and
 /// connected.
@@ -31,6 +32,22 @@ fn headless(session: &DesktopSession) -> KillOnDrop {
             .spawn()
             .unwrap(),
     )
+}
+
+/// The app in headless mode, its stderr in `headless.log` in the session's
+/// home (off the data dir, whose disk a test may fill); `more` adds to its
+/// command.
+fn headless_logging(
+    session: &DesktopSession,
+    more: impl FnOnce(&mut std::process::Command) -> &mut std::process::Command,
+) -> (KillOnDrop, std::path::PathBuf) {
+    let log = session.home().join("headless.log");
+    let mut command = session.command(BIN);
+    command
+        .arg("--headless")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    (KillOnDrop(more(&mut command).spawn().unwrap()), log)
 }
 
 #[test]
@@ -311,17 +328,8 @@ fn network_coming_back_reconnects_at_once() {
         .unwrap();
     assert_eq!(ready.trim(), "READY");
 
-    let log = session.home().join("headless.log");
-    let mut app = KillOnDrop(
-        session
-            .command(BIN)
-            .arg("--headless")
-            .env("DBUS_SYSTEM_BUS_ADDRESS", &system_bus)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut app, log) =
+        headless_logging(&session, |c| c.env("DBUS_SYSTEM_BUS_ADDRESS", &system_bus));
     let logged = |what: &str| {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -354,16 +362,7 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
     let session = DesktopSession::without_notification_daemon();
     let server = Server::start();
     session.sign_in(&server.url, "tenant", "tenant-pass");
-    let log = session.home().join("headless.log");
-    let mut app = KillOnDrop(
-        session
-            .command(BIN)
-            .arg("--headless")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let (mut app, log) = headless_logging(&session, |c| c);
     wait_until("connected", || server.connections() >= 1);
     let said = || {
         std::fs::read_to_string(&log)
@@ -670,8 +669,41 @@ fn no_secret_reaches_stderr_or_the_logs_at_trace_level_on_a_colour_terminal() {
         &[&server.url, "landlord", password],
         &["--stay-signed-in"],
     );
-    assert!(login_out.status.success());
+    assert!(
+        login_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login_out.stderr)
+    );
     let first = tokens();
+
+    // What the sign-in alone wrote: its output and the log files so far.
+    // It logged at trace (so this checks something), and no secret.
+    let mut by_login = vec![(
+        "login's stderr".to_owned(),
+        [login_out.stderr, login_out.stdout].concat(),
+    )];
+    for log in walk(&session.data_dir().join("logs")) {
+        by_login.push((log.display().to_string(), std::fs::read(&log).unwrap()));
+    }
+    assert!(
+        contains(&by_login[0].1, b" TRACE "),
+        "login traced on stderr: {}",
+        String::from_utf8_lossy(&by_login[0].1)
+    );
+    assert!(
+        by_login[1..].iter().any(|(_, b)| contains(b, b" TRACE ")),
+        "login traced to a log file: {:?}",
+        by_login.iter().map(|(w, _)| w).collect::<Vec<_>>()
+    );
+    for (what, bytes) in &by_login {
+        for (name, secret) in [
+            ("the access token", first.0.as_str()),
+            ("the refresh token", first.1.as_str()),
+            ("the password", password),
+        ] {
+            assert!(!contains(bytes, secret.as_bytes()), "{name} is in {what}");
+        }
+    }
 
     // The app on a terminal (`script` gives it a pty), at trace: connect,
     // then a revoked token and a dropped socket make it refresh and
@@ -702,17 +734,13 @@ fn no_secret_reaches_stderr_or_the_logs_at_trace_level_on_a_colour_terminal() {
     terminate(&mut app);
 
     let mut written = vec![(
-        "login's stderr".to_owned(),
-        [login_out.stderr, login_out.stdout].concat(),
-    )];
-    written.push((
         "the terminal".to_owned(),
         std::fs::read(&typescript).unwrap(),
-    ));
+    )];
     for log in walk(&session.data_dir().join("logs")) {
         written.push((log.display().to_string(), std::fs::read(&log).unwrap()));
     }
-    let terminal = String::from_utf8_lossy(&written[1].1).into_owned();
+    let terminal = String::from_utf8_lossy(&written[0].1).into_owned();
     assert!(
         terminal.contains("TRACE") || terminal.contains("trace"),
         "the terminal got trace output: {}",
@@ -723,9 +751,73 @@ fn no_secret_reaches_stderr_or_the_logs_at_trace_level_on_a_colour_terminal() {
             ("the first access token", first.0.as_str()),
             ("the first refresh token", first.1.as_str()),
             ("the refreshed access token", second.0.as_str()),
+            ("the refreshed refresh token", second.1.as_str()),
             ("the password", password),
         ] {
             assert!(!contains(bytes, secret.as_bytes()), "{name} is in {what}");
         }
     }
+}
+
+#[test]
+fn on_a_full_disk_the_headless_status_says_notifications_cannot_be_saved_until_there_is_room() {
+    let session = DesktopSession::start();
+    let server = Server::start();
+    let disk = SmallDisk::mount(&session.data_dir(), "8m");
+    session.sign_in(&server.url, "tenant", "tenant-pass");
+    let (mut app, log) = headless_logging(&session, |c| c);
+    let status_lines = || -> Vec<String> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" status state="))
+            .map(str::to_owned)
+            .collect()
+    };
+    wait_until("connected", || {
+        status_lines()
+            .last()
+            .is_some_and(|l| l.contains("state=connected"))
+    });
+    let failing = "cannot save notifications: ";
+    assert!(
+        !status_lines().iter().any(|l| l.contains(failing)),
+        "{:?}",
+        status_lines()
+    );
+
+    let filler = disk.fill();
+    // SQLite reuses the room its files already have: new notifications
+    // soon need more.
+    let mut sent = 0;
+    let mut notify = || {
+        sent += 1;
+        server.control(
+            "notify",
+            json!({"username":"tenant","title":format!("Leak in flat {sent}"),"body":"x".repeat(4000),"notification_type":"maintenance"}),
+        );
+    };
+    wait_until("the status says notifications cannot be saved", || {
+        notify();
+        status_lines().iter().any(|l| l.contains(failing))
+    });
+    let said = status_lines();
+    let line = said.iter().find(|l| l.contains(failing)).unwrap();
+    assert!(
+        line.contains("WARN") && line.contains("state=connected; cannot save notifications: "),
+        "{line}"
+    );
+    assert!(line.contains("full"), "says why: {line}");
+    assert!(app.try_wait().unwrap().is_none(), "still running");
+
+    // Room again: once a notification is stored, the status says no more.
+    std::fs::remove_file(&filler).unwrap();
+    wait_until("the status no longer says it", || {
+        notify();
+        status_lines()
+            .last()
+            .is_some_and(|l| l.contains("state=connected") && !l.contains(failing))
+    });
+    assert!(terminate(&mut app).success());
+    drop(disk);
 }

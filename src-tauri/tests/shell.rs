@@ -194,29 +194,70 @@ fn wait_knows_the_landlord(tray: &Tray) {
 
 /// Starts recording every `Notify` call on the session bus, as the
 /// daemon receives them (actions and hints included).
-fn watch_notify_calls(tray: &Tray) -> std::process::Child {
+fn watch_notify_calls(tray: &Tray) -> Recording {
     record_bus(
         tray,
         "interface='org.freedesktop.Notifications',member='Notify'",
     )
 }
 
-/// Starts recording what the session bus carries that matches `rule`.
-fn record_bus(tray: &Tray, rule: &str) -> std::process::Child {
-    tray.session
+/// A dbus-monitor recording of the session bus.
+struct Recording {
+    monitor: std::process::Child,
+    seen: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+/// Starts recording what the session bus carries that matches `rule`,
+/// and returns once the recording has begun: dbus-monitor says so by
+/// losing its own bus name as it becomes a monitor (anything sent before
+/// that would go unseen).
+fn record_bus(tray: &Tray, rule: &str) -> Recording {
+    let mut monitor = tray
+        .session
         .command("dbus-monitor")
         .arg(rule)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap()
+        .unwrap();
+    let stdout = monitor.stdout.take().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (started, on_start) = std::sync::mpsc::channel();
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("member=NameLost") {
+                    let _ = started.send(());
+                }
+                let mut seen = seen.lock().unwrap();
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+        })
+    };
+    on_start
+        .recv_timeout(desktop::WAIT)
+        .expect("dbus-monitor becomes a monitor");
+    Recording {
+        monitor,
+        seen,
+        reader,
+    }
 }
 
 /// Stops the recording and gives what it saw.
-fn stop_recording(monitor: std::process::Child) -> String {
-    let _ = Command::new("kill").arg(monitor.id().to_string()).status();
-    let out = monitor.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+fn stop_recording(mut recording: Recording) -> String {
+    let _ = Command::new("kill")
+        .arg(recording.monitor.id().to_string())
+        .status();
+    let _ = recording.monitor.wait();
+    let _ = recording.reader.join();
+    let seen = recording.seen.lock().unwrap();
+    seen.clone()
 }
 
 /// The app signed in as the landlord, with a tenant's booking request

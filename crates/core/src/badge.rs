@@ -1,6 +1,7 @@
 //! The tray icon: the app's mark in a colour for the connection's look,
-//! with the unread count drawn on it (1 to 99, then 99+, nothing at 0).
-//! Pure RGBA rendering; it knows nothing of trays.
+//! with the unread count drawn on it (1 to 99, then 99+, nothing at 0),
+//! and the words that go with it (tooltip, state line). Pure RGBA
+//! rendering and text; it knows nothing of trays.
 
 /// How the tray should look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -201,6 +202,17 @@ pub fn tooltip(unread: u64, state: &str) -> String {
     format!("{unread} unread, {state}")
 }
 
+/// The state in words, as the tray's menu and tooltip and the headless
+/// log say it: `state` (the connection's phrase and what the caller adds
+/// to it), then, while the local store cannot be written, that
+/// notifications cannot be saved and why.
+pub fn state_line(state: &str, storage_error: Option<&str>) -> String {
+    match storage_error {
+        Some(why) => format!("{state}; cannot save notifications: {why}"),
+        None => state.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +295,14 @@ mod tests {
     #[test]
     fn tooltip_names_count_and_state() {
         assert_eq!(tooltip(3, "connected"), "3 unread, connected");
+    }
+
+    #[test]
+    fn the_state_line_says_when_notifications_cannot_be_saved() {
+        assert_eq!(state_line("connected", None), "connected");
+        assert_eq!(
+            state_line("connected", Some("database or disk is full")),
+            "connected; cannot save notifications: database or disk is full"
+        );
     }
 }

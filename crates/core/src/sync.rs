@@ -14,6 +14,12 @@ use crate::store::{Inserted, OutboxOp};
 pub const FIRST_SYNC_PAGES: u32 = 3;
 /// A safety bound on one catch-up (500 pages = 10,000 notifications).
 pub const CATCH_UP_MAX_PAGES: u32 = 500;
+/// A bound on what one catch-up gathers before it stores it (it stores
+/// oldest first, so it holds the whole walk until the end): an honest
+/// server's 500 pages of 20 fit with room to spare, a hostile server's 500
+/// pages of 2 MiB (1 GiB) do not. The walk stops there as at its page
+/// limit, having kept the newest; the rest stays on the server.
+pub const CATCH_UP_MAX_BYTES: usize = 32 << 20;
 /// Pages of chat history walked at most per sync.
 pub const CHAT_PAGES: u32 = 5;
 /// Unread pages read when reconciling reads made elsewhere.
@@ -55,8 +61,8 @@ pub(crate) async fn needs_first_sync(store: &StoreCell) -> bool {
 }
 
 /// Walks the notification list newest first until it reaches an item we
-/// already had before this catch-up began, stores what is new oldest first,
-/// and does the same for chat messages.
+/// already had before this catch-up began (or its page or size limit),
+/// stores what is new oldest first, and does the same for chat messages.
 pub(crate) async fn catch_up(
     api: &Api,
     store: &StoreCell,
@@ -73,11 +79,13 @@ pub(crate) async fn catch_up(
     // what was known before it began is.
     let known_before = store.run(|s| s.max_server_id()).await?;
     let mut fresh: Vec<IncomingNotification> = Vec::new();
+    let mut gathered = 0;
     for page in 1..=max_pages {
         let (items, has_next) = api.notifications_page(page, false).await?;
-        let (items, reached_known) = store
+        let (items, bytes, reached_known) = store
             .run(move |s| {
                 let mut keep = Vec::with_capacity(items.len());
+                let mut bytes = 0;
                 let mut reached = false;
                 for n in items {
                     let old = match (n.id, known_before) {
@@ -87,14 +95,24 @@ pub(crate) async fn catch_up(
                     if old {
                         reached = true;
                     } else {
+                        bytes += held_bytes(&n);
                         keep.push(n);
                     }
                 }
-                Ok((keep, reached))
+                Ok((keep, bytes, reached))
             })
             .await?;
         fresh.extend(items);
+        gathered += bytes;
         if reached_known || !has_next {
+            break;
+        }
+        if gathered >= CATCH_UP_MAX_BYTES {
+            tracing::warn!(
+                pages = page,
+                bytes = gathered,
+                "catch-up stopped at its size limit"
+            );
             break;
         }
         if page == max_pages && !first {
@@ -104,10 +122,10 @@ pub(crate) async fn catch_up(
     // Oldest first, so local order follows server order.
     fresh.reverse();
     let mut report = SyncReport::default();
-    let batch = fresh.clone();
-    let inserted = store
+    // The batch goes to the store and comes back: never held twice.
+    let (fresh, inserted) = store
         .run(move |s| {
-            let r = s.insert_notifications(&batch, now_ms(), window_ms)?;
+            let r = s.insert_notifications(&fresh, now_ms(), window_ms)?;
             if first {
                 let ids: Vec<i64> = r
                     .iter()
@@ -118,7 +136,7 @@ pub(crate) async fn catch_up(
                     .collect();
                 s.mark_popped(&ids)?;
             }
-            Ok(r)
+            Ok((fresh, r))
         })
         .await?;
     for (n, r) in fresh.into_iter().zip(inserted) {
@@ -145,6 +163,17 @@ pub(crate) async fn catch_up(
         report.new_messages = catch_up_chat(api, store, me).await?;
     }
     Ok(report)
+}
+
+/// About what a notification holds in memory, for [`CATCH_UP_MAX_BYTES`]:
+/// its text, its `data` as JSON and the struct itself.
+fn held_bytes(n: &IncomingNotification) -> usize {
+    let data = if n.data.is_empty() {
+        0
+    } else {
+        serde_json::to_vec(&n.data).map_or(0, |json| json.len())
+    };
+    std::mem::size_of::<IncomingNotification>() + n.title.len() + n.body.len() + data
 }
 
 /// The list gives no `data`, and a popup needs it: a booking request

@@ -1,18 +1,25 @@
 //! A server we do not control: a raw HTTP server on loopback that answers
 //! what a broken or hostile deployment could (a redirect to another host,
-//! an endless or oversized body, tokens with absurd claims), and the core's
-//! real sign-in and REST client against it. Each test says what a user
+//! an endless or oversized body, tokens with absurd claims, a notification
+//! list that never ends), and the core's real sign-in, REST client and
+//! engine against it. Each test says what a user
 //! would notice: a clear error, nothing sent where it should not go,
 //! memory that stays bounded, and recovery when the server behaves again.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine as _;
-use smarthunt_core::api::{Api, ApiError};
+use common::{fast_tuning, Harness};
+use smarthunt_core::api::{Api, ApiError, MAX_PAGE_ITEMS};
+use smarthunt_core::ports::PopupKey;
+use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::secret::{MemorySecretStore, SecretStore, Sensitive};
 use smarthunt_core::session::{Session, SessionError};
+use smarthunt_core::sync::{CATCH_UP_MAX_PAGES, FIRST_SYNC_PAGES};
 use smarthunt_core::transport::{ServerUrl, Transport, TransportOptions, MAX_BODY_BYTES};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -397,7 +404,6 @@ async fn tokens_with_absurd_expiry_or_junk_are_handled_without_a_panic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_with_more_items_than_any_server_sends_is_cut_to_the_cap() {
-    use smarthunt_core::api::MAX_PAGE_ITEMS;
     let titles: Vec<String> = (0..MAX_PAGE_ITEMS + 100).map(|i| format!("n{i}")).collect();
     let page = page_of(&titles.iter().map(String::as_str).collect::<Vec<_>>());
     let server = Hostile::signing_in(move |_| json("200 OK", &page)).await;
@@ -405,4 +411,256 @@ async fn a_page_with_more_items_than_any_server_sends_is_cut_to_the_cap() {
     let (items, _) = api.notifications_page(1, false).await.expect("a page");
     assert_eq!(items.len(), MAX_PAGE_ITEMS);
     assert_eq!(items[0].title, "n0", "the first ones are kept");
+}
+
+/// What the engine asks of a server, answered: sign-in, `list(page)` for
+/// the notification list, stats, an empty chat and no detail or profile.
+/// The WebSocket is refused (503), so the only full catch-ups are the ones
+/// the test asks for with [`Engine::refresh`] (as opening the window does).
+///
+/// [`Engine::refresh`]: smarthunt_core::engine::Engine::refresh
+fn engine_answers(
+    list: impl Fn(u32) -> String + Send + Sync + 'static,
+) -> impl Fn(&Request) -> Answer + Send + Sync + 'static {
+    move |r| {
+        let path = r.path.as_str();
+        if path.starts_with("/api/token/") {
+            json("200 OK", &token_pair("4102444800"))
+        } else if let Some(page) = list_page(path) {
+            json("200 OK", &list(page))
+        } else if path.starts_with("/api/interactions/notifications/stats/") {
+            json("200 OK", r#"{"total":7,"unread":7}"#)
+        } else if path.starts_with("/api/interactions/messages/") {
+            json(
+                "200 OK",
+                r#"{"count":0,"next":null,"previous":null,"results":[]}"#,
+            )
+        } else if path.starts_with("/ws/") {
+            json("503 Service Unavailable", "{}")
+        } else {
+            json("404 Not Found", "{}")
+        }
+    }
+}
+
+/// The page number of a notification-list request (either list).
+fn list_page(path: &str) -> Option<u32> {
+    let query = path.strip_prefix("/api/interactions/notifications/?")?;
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("page="))
+        .and_then(|p| p.parse().ok())
+}
+
+/// The pages a catch-up asked for among `seen` (the unread list that
+/// reconciling reads walks is not the catch-up's).
+fn catch_up_pages(seen: &[Request]) -> Vec<u32> {
+    seen.iter()
+        .filter(|r| !r.path.contains("is_read="))
+        .filter_map(|r| list_page(&r.path))
+        .collect()
+}
+
+/// A notification list that never ends: every page brings `per_page`
+/// items from `item(id)` with ids never sent before, and names a next page.
+fn endless_list(per_page: usize, item: fn(i64) -> String) -> impl Fn(u32) -> String {
+    let next_id = AtomicI64::new(1);
+    move |page| {
+        let items: Vec<String> = (0..per_page)
+            .map(|_| item(next_id.fetch_add(1, Ordering::SeqCst)))
+            .collect();
+        format!(
+            r#"{{"count":100000000,"next":"?page={}","previous":null,"results":[{}]}}"#,
+            page + 1,
+            items.join(",")
+        )
+    }
+}
+
+fn small_item(id: i64) -> String {
+    format!(
+        r#"{{"id":{id},"title":"n{id}","body":"b","notification_type":"general","is_read":false,"created_at":"2026-01-01T00:00:00Z"}}"#
+    )
+}
+
+/// An item as large as the client keeps one: a full title and body and
+/// `data` just under its cap.
+fn large_item(id: i64) -> String {
+    format!(
+        r#"{{"id":{id},"title":"{id} {}","body":"{}","notification_type":"general","is_read":false,"created_at":"2026-01-01T00:00:00Z","data":{{"note":"{}"}}}}"#,
+        "t".repeat(180),
+        "b".repeat(smarthunt_core::protocol::MAX_BODY_CHARS),
+        "d".repeat(smarthunt_core::protocol::MAX_DATA_BYTES - 200),
+    )
+}
+
+/// As many large items as fit a page the client accepts.
+fn large_items_per_page() -> usize {
+    let envelope = 200;
+    ((MAX_BODY_BYTES - envelope) / (large_item(i64::MAX).len() + 1)).min(MAX_PAGE_ITEMS)
+}
+
+/// The engine signed in to `server` with recording ports, once the first
+/// sign-in's history has been read (its digest popup shown).
+async fn engine_past_first_sign_in(server: &Hostile) -> Harness {
+    let mut h = Harness::against(&server.url);
+    h.login(("tenant", "the-password-9f2c"), false).await;
+    h.start_engine(fast_tuning());
+    h.wait_popups("the first sign-in's digest", |p| {
+        p.iter().any(|p| p.key == PopupKey::Digest)
+    })
+    .await;
+    h
+}
+
+/// The catch-up's summary popup for general notifications, waiting for it:
+/// what a user sees once a catch-up has ended.
+async fn catch_up_summary(h: &Harness) -> smarthunt_core::ports::Popup {
+    let key = PopupKey::Summary(NotificationKind::General);
+    let popups = h
+        .wait_popups("the catch-up's summary", |p| p.iter().any(|p| p.key == key))
+        .await;
+    popups
+        .into_iter()
+        .find(|p| p.key == key)
+        .expect("waited for it")
+}
+
+/// The highest resident memory of this process while it runs, sampled.
+struct PeakResident {
+    peak: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl PeakResident {
+    fn watch() -> Self {
+        let peak = Arc::new(AtomicU64::new(resident_bytes()));
+        let done = Arc::new(AtomicBool::new(false));
+        let (p, d) = (peak.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            while !d.load(Ordering::SeqCst) {
+                p.fetch_max(resident_bytes(), Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Self { peak, done, thread }
+    }
+
+    fn highest(&self) -> u64 {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    fn stop(self) -> u64 {
+        self.done.store(true, Ordering::SeqCst);
+        let _ = self.thread.join();
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_over_a_list_that_never_ends_stops_at_its_page_cap() {
+    let server = Hostile::start(engine_answers(endless_list(1, small_item))).await;
+    let mut h = engine_past_first_sign_in(&server).await;
+    let before = server.seen().len();
+
+    h.engine().refresh().await.expect("the engine runs");
+    let summary = catch_up_summary(&h).await;
+
+    let pages = catch_up_pages(&server.seen()[before..]);
+    assert_eq!(
+        pages,
+        (1..=CATCH_UP_MAX_PAGES).collect::<Vec<_>>(),
+        "each page once, up to the cap, then no more"
+    );
+    assert_eq!(
+        summary.title,
+        format!("{CATCH_UP_MAX_PAGES} new notifications"),
+        "one summary for all it read"
+    );
+    let stored = h
+        .engine()
+        .query(|s| s.notification_count())
+        .await
+        .expect("the store answers");
+    assert_eq!(
+        stored,
+        u64::from(FIRST_SYNC_PAGES + CATCH_UP_MAX_PAGES),
+        "the first sign-in's pages and the catch-up's are all kept"
+    );
+    h.stop_engine().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_over_endless_pages_of_the_largest_items_keeps_memory_bounded_and_the_app_running(
+) {
+    let per_page = large_items_per_page();
+    let page = endless_list(per_page, large_item)(1);
+    assert!(
+        page.len() <= MAX_BODY_BYTES && page.len() > MAX_BODY_BYTES * 9 / 10,
+        "pages as large as the client accepts: {} bytes",
+        page.len()
+    );
+    let server = Hostile::start(engine_answers(endless_list(per_page, large_item))).await;
+    let mut h = engine_past_first_sign_in(&server).await;
+    let before = server.seen().len();
+    let resident_before = resident_bytes();
+    let peak = PeakResident::watch();
+
+    // 500 such pages are over 1 GiB: held at once, they would show here.
+    const BOUND: u64 = 128 << 20;
+    h.engine().refresh().await.expect("the engine runs");
+    let key = PopupKey::Summary(NotificationKind::General);
+    let summary = tokio::time::timeout(WAIT, async {
+        loop {
+            if peak.highest().saturating_sub(resident_before) >= BOUND {
+                return None;
+            }
+            if let Some(p) = h.notifier.popups().into_iter().find(|p| p.key == key) {
+                return Some(p);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the catch-up ends in time");
+    let grown = peak.stop().saturating_sub(resident_before);
+    assert!(
+        grown < BOUND,
+        "memory grew by {} MiB during the catch-up",
+        grown >> 20
+    );
+    let summary = summary.expect("the catch-up's summary");
+    let pages = catch_up_pages(&server.seen()[before..]);
+    assert!(
+        !pages.is_empty() && pages.len() <= CATCH_UP_MAX_PAGES as usize,
+        "the catch-up ended within its cap: {} pages",
+        pages.len()
+    );
+    assert!(summary.title.ends_with(" new notifications"), "{summary:?}");
+    let stored = h
+        .engine()
+        .query(|s| s.notification_count())
+        .await
+        .expect("the store answers");
+    assert!(
+        stored >= (u64::from(FIRST_SYNC_PAGES) + 1) * per_page as u64,
+        "what it read is kept: {stored}"
+    );
+
+    // The server behaves again: the app, still running, pops what is new.
+    server.answer_with(engine_answers(|page| {
+        let results = if page == 1 {
+            r#"{"id":999999999,"title":"Leak fixed","body":"b","notification_type":"maintenance","is_read":false,"created_at":"2026-01-02T00:00:00Z"}"#
+        } else {
+            ""
+        };
+        format!(r#"{{"count":1,"next":null,"previous":null,"results":[{results}]}}"#)
+    }));
+    h.engine().refresh().await.expect("the engine still runs");
+    h.wait_popups("the new notification pops", |p| {
+        p.iter().any(|p| p.title == "Leak fixed")
+    })
+    .await;
+    h.stop_engine().await;
 }

@@ -13,6 +13,7 @@ use serde_json::json;
 use smarthunt_core::engine::{Engine, Ports};
 use smarthunt_core::ports::NoNotifier;
 use smarthunt_core::secret::{MemorySecretStore, SecretStore, Sensitive};
+use smarthunt_desktop_session::disk::SmallDisk;
 use smarthunt_devserver::{DevServerConfig, Variant, LANDLORD, TENANT};
 
 async fn server_messages(h: &Harness, content: &str) -> usize {
@@ -256,52 +257,6 @@ async fn outbox_survives_kill_9_of_the_client() {
     h.wait_connected().await;
     wait_outbox_empty(&h).await;
     assert_eq!(server_messages(&h, "Queued before a kill -9").await, 1);
-}
-
-/// A small tmpfs mounted over `dir` for the test's life: a disk that can
-/// really fill up. Needs root (CI runs as root); unmounted on drop.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    fn mount(dir: &std::path::Path, size: &str) -> Self {
-        let out = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(dir)
-            .output()
-            .expect("mount runs");
-        assert!(
-            out.status.success(),
-            "this test fills a real disk: it mounts a tmpfs, which needs root ({})",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Self(dir.to_owned())
-    }
-
-    /// Writes a file until the disk is full; returns it.
-    fn fill(&self) -> std::path::PathBuf {
-        use std::io::Write;
-        let filler = self.0.join("filler");
-        let mut f = std::fs::File::create(&filler).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        while f.write_all(&block).is_ok() {}
-        let _ = f.sync_all();
-        filler
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

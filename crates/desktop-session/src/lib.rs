@@ -4,6 +4,7 @@
 //! stand-in tray host. It measures and asserts nothing; everything it
 //! started is stopped, by process id, when it is dropped.
 
+pub mod disk;
 mod error;
 mod tray_host;
 
@@ -53,9 +54,9 @@ impl Script {
     }
 }
 
-/// A bus like `dbus-daemon --session`'s but with no service files, so no
-/// notification daemon can be started on demand.
-const BUS_WITHOUT_SERVICES: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+/// A bus like `dbus-daemon --session`'s, its service files given by
+/// [`bus_config`].
+const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
@@ -66,8 +67,51 @@ const BUS_WITHOUT_SERVICES: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop
     <allow eavesdrop="true"/>
     <allow own="*"/>
   </policy>
+  SERVICEDIR
 </busconfig>
 "#;
+
+/// Where the system's session services are declared.
+const SYSTEM_SERVICE_DIRS: [&str; 2] = [
+    "/usr/local/share/dbus-1/services",
+    "/usr/share/dbus-1/services",
+];
+
+/// The session bus's config. Its services are the system's (dconf, the
+/// accessibility bus, portals, the keyring...) but never a notification
+/// daemon: a call to `org.freedesktop.Notifications` made before the
+/// session's own dunst has its name would otherwise start the system's
+/// dunst on demand, with its default config, and the session's dunst
+/// would exit ("Cannot acquire 'org.freedesktop.Notifications'"): the
+/// cause of context menus that were never answered. With `services` None
+/// nothing at all can be started on demand.
+fn bus_config(services: Option<&Path>) -> Result<String, Error> {
+    let Some(dir) = services else {
+        return Ok(BUS_CONFIG.replace("SERVICEDIR", ""));
+    };
+    std::fs::create_dir_all(dir).map_err(Error::home(dir))?;
+    for system in SYSTEM_SERVICE_DIRS {
+        let Ok(entries) = std::fs::read_dir(system) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let notifications = text
+                .lines()
+                .any(|l| l.trim() == "Name=org.freedesktop.Notifications");
+            let link = dir.join(entry.file_name());
+            if notifications || link.exists() {
+                continue;
+            }
+            std::os::unix::fs::symlink(&path, &link).map_err(Error::home(&link))?;
+        }
+    }
+    Ok(BUS_CONFIG.replace(
+        "SERVICEDIR",
+        &format!("<servicedir>{}</servicedir>", dir.display()),
+    ))
+}
 
 /// Fails naming the first of `tools` that is not installed (an absolute
 /// path is checked as it is, since joining it to a directory gives it back).
@@ -178,13 +222,10 @@ impl DesktopSession {
 
     fn start_bus(&mut self, notifications: bool) -> Result<(), Error> {
         let mut bus = self.command("dbus-daemon");
-        if notifications {
-            bus.arg("--session");
-        } else {
-            let config = self.home().join("bus.conf");
-            std::fs::write(&config, BUS_WITHOUT_SERVICES).map_err(Error::home(&config))?;
-            bus.arg(format!("--config-file={}", config.display()));
-        }
+        let services = notifications.then(|| self.home().join("dbus-services"));
+        let config = self.home().join("bus.conf");
+        std::fs::write(&config, bus_config(services.as_deref())?).map_err(Error::home(&config))?;
+        bus.arg(format!("--config-file={}", config.display()));
         bus.args(["--fork", "--print-address=1", "--print-pid=1"]);
         let out = run_to_exit(&mut bus, "dbus-daemon", "its address and pid", None)?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -235,7 +276,9 @@ impl DesktopSession {
         // `$HOME/pick` (see `pick_action`), as a user choosing it would.
         let pick = self.home().join("pick.sh");
         let config = self.home().join("dunstrc");
-        let written = std::fs::write(&pick, "#!/bin/sh\ngrep -i -m1 -F -- \"$(cat \"$HOME/pick\")\"\nstatus=$?\ntouch \"$HOME/picked\"\nexit $status\n")
+        // It notes each run in `$HOME/pick.log` (what dunst offered and
+        // what it answered), for a menu that goes unanswered.
+        let written = std::fs::write(&pick, PICK_SCRIPT)
             .and_then(|()| {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&pick, std::fs::Permissions::from_mode(0o755))
@@ -250,13 +293,19 @@ impl DesktopSession {
                 )
             });
         written.map_err(Error::home(&config))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.home().join("dunst.log"))
+            .map_err(Error::home(self.home().join("dunst.log")))?;
         let dunst = self
             .command("dunst")
             .arg("-config")
             .arg(&config)
+            .args(["-verbosity", "info"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .map_err(Error::run("dunst"))?;
         self.dunst = Some(dunst);
@@ -304,40 +353,34 @@ impl DesktopSession {
         std::fs::write(&pick, label).map_err(Error::home(&pick))?;
         // dunst runs the menu on its own: the choice is made once the
         // script has answered (closing the popup before would lose it).
-        // Now and then a menu asked for is never run (seen twice in one
-        // session's runs, just after the popup came up; cause not found
-        // yet, see issue 12's note): it is asked for again, as a person
-        // right-clicks again. dunst refuses a second menu while one runs,
-        // so a slow first menu cannot act twice.
-        let deadline = Instant::now() + STARTUP;
-        'ask: loop {
-            let out = run_to_exit(
-                self.command("dunstctl").arg("context"),
+        let out = run_to_exit(
+            self.command("dunstctl").arg("context"),
+            "dunstctl",
+            "the context menu",
+            None,
+        )?;
+        if !out.status.success() {
+            return Err(Error::misbehaved(
                 "dunstctl",
-                "the context menu",
-                None,
-            )?;
-            if !out.status.success() {
+                format!("context exited with {}", out.status),
+            ));
+        }
+        let deadline = Instant::now() + STARTUP;
+        while !picked.exists() {
+            if Instant::now() >= deadline {
                 return Err(Error::misbehaved(
-                    "dunstctl",
-                    format!("context exited with {}", out.status),
+                    "dunst",
+                    format!(
+                        "never answered its context menu within {} s ({} displayed); \
+                         the menu script's log: {:?}; dunst's log ends: {:?}",
+                        STARTUP.as_secs(),
+                        self.displayed(),
+                        read_tail(&self.home().join("pick.log")),
+                        read_tail(&self.home().join("dunst.log")),
+                    ),
                 ));
             }
-            let again = Instant::now() + Duration::from_secs(5);
-            while !picked.exists() {
-                if Instant::now() >= deadline {
-                    return Err(Error::NotReady {
-                        program: "dunst",
-                        waited_for: "its context menu to be answered".into(),
-                        limit: STARTUP,
-                    });
-                }
-                if Instant::now() >= again {
-                    continue 'ask;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            break;
+            std::thread::sleep(Duration::from_millis(50));
         }
         // dunst acts on the answer as it reads it.
         std::thread::sleep(Duration::from_millis(200));
@@ -437,6 +480,29 @@ fn fresh_home(home: &Path) -> Result<HashMap<String, String>, Error> {
 
 /// Runs a program that forks its daemon and exits, writing `input` to it
 /// first; one that hangs past [`STARTUP`] is stopped by its pid.
+/// The context menu's "dmenu": picks the entry whose label is in
+/// `$HOME/pick`, as a user choosing it would, noting each run.
+const PICK_SCRIPT: &str = r#"#!/bin/sh
+echo "started at $(date +%T.%N)" >> "$HOME/pick.log"
+input=$(cat)
+echo "offered [$input]" >> "$HOME/pick.log"
+printf '%s\n' "$input" | grep -i -m1 -F -- "$(cat "$HOME/pick")"
+status=$?
+echo "answered with status $status" >> "$HOME/pick.log"
+touch "$HOME/picked"
+exit $status
+"#;
+
+/// The last 2 KB of a log, for an error message.
+fn read_tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let cut = text.len().saturating_sub(2048);
+    let cut = (cut..=text.len())
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(text.len());
+    text[cut..].to_owned()
+}
+
 fn run_to_exit(
     command: &mut Command,
     program: &'static str,

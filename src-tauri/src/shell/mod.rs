@@ -24,7 +24,6 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::desktop_notifier::DesktopNotifier;
 use crate::keychain::Keychain;
-use crate::logging;
 use window::WindowHost;
 
 /// What the tray, the popups' actions and the window's commands share.
@@ -57,11 +56,10 @@ impl App {
 /// launch to listen.
 const HAND_OVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Runs the tray app until Quit, SIGTERM or SIGINT. `hidden`: start in the
-/// tray with no window (autostart); the window opens anyway when there is
-/// no tray host.
+/// Runs the tray app until Quit, SIGTERM or SIGINT (its caller has
+/// started [`crate::logging`]). `hidden`: start in the tray with no window
+/// (autostart); the window opens anyway when there is no tray host.
 pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
-    let _log = logging::init(&data_dir);
     crate::block_on(async {
         let terminated = crate::headless::termination();
         launch(data_dir, hidden, Arc::new(Keychain), terminated).await

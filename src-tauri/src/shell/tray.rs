@@ -35,6 +35,8 @@ pub fn look_of(status: &EngineStatus) -> TrayLook {
     }
 }
 
+/// The menu's state line: "Connected", "Connected, notifications paused",
+/// and that notifications cannot be saved while the store fails.
 fn state_text(status: &EngineStatus, look: TrayLook) -> String {
     let state = status.connection.describe();
     let state = if look == TrayLook::Paused {
@@ -42,11 +44,22 @@ fn state_text(status: &EngineStatus, look: TrayLook) -> String {
     } else {
         state
     };
+    let state = badge::state_line(&state, status.storage_error.as_deref());
     let mut chars = state.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => state,
     }
+}
+
+/// The tooltip: "3 unread, connected", and that notifications cannot be
+/// saved while the store fails.
+fn tooltip_text(status: &EngineStatus) -> String {
+    let state = badge::state_line(
+        &status.connection.describe(),
+        status.storage_error.as_deref(),
+    );
+    badge::tooltip(status.unread, &state)
 }
 
 /// The badge icon as StatusNotifierItem wants it: ARGB32, big-endian.
@@ -230,10 +243,13 @@ impl ksni::Tray for Item {
     }
 }
 
+/// What the tray shows: look, badge text, menu state line, tooltip.
+type Shown = (TrayLook, String, String, String);
+
 /// The tray item, once it is on the bus.
 pub struct Tray {
     handle: Option<ksni::Handle<Item>>,
-    last: Option<(TrayLook, String, String)>,
+    last: Option<Shown>,
     /// The package's looks are installed (see [`looks_installed`]).
     installed: bool,
 }
@@ -277,7 +293,13 @@ impl Tray {
     pub async fn update(&mut self, status: &EngineStatus) {
         let look = look_of(status);
         let text = state_text(status, look);
-        let now = (look, badge::badge_text(status.unread), text.clone());
+        let tooltip = tooltip_text(status);
+        let now = (
+            look,
+            badge::badge_text(status.unread),
+            text.clone(),
+            tooltip.clone(),
+        );
         if self.last.as_ref() == Some(&now) {
             return;
         }
@@ -285,10 +307,9 @@ impl Tray {
         let redraw = self
             .last
             .as_ref()
-            .is_none_or(|(l, b, _)| (*l, b) != (look, &now.1));
+            .is_none_or(|(l, b, _, _)| (*l, b) != (look, &now.1));
         let new_icon = redraw.then(|| icon(look, status.unread));
         let icon_name = icon_name_for(look, status.unread, self.installed);
-        let tooltip = badge::tooltip(status.unread, &status.connection.describe());
         let updated = handle.update(move |item| {
             item.look = look;
             if let Some(i) = new_icon {
@@ -438,5 +459,36 @@ mod tests {
             look_of(&status(ConnectionState::Connecting, None)),
             TrayLook::Offline
         );
+    }
+
+    #[test]
+    fn menu_state_and_tooltip_say_while_notifications_cannot_be_saved() {
+        let connected = ConnectionState::Connected {
+            variant: smarthunt_core::connection::ServerVariant::Documented,
+        };
+        let mut s = status(connected.clone(), None);
+        s.unread = 3;
+        assert_eq!(state_text(&s, look_of(&s)), "Connected");
+        assert_eq!(tooltip_text(&s), "3 unread, connected");
+
+        s.storage_error = Some("database error: database or disk is full".into());
+        assert_eq!(
+            state_text(&s, look_of(&s)),
+            "Connected; cannot save notifications: database error: database or disk is full"
+        );
+        assert_eq!(
+            tooltip_text(&s),
+            "3 unread, connected; cannot save notifications: database error: database or disk is full"
+        );
+
+        let mut paused = status(connected, Some(10));
+        paused.storage_error = Some("disk I/O error".into());
+        assert_eq!(
+            state_text(&paused, look_of(&paused)),
+            "Connected, notifications paused; cannot save notifications: disk I/O error"
+        );
+
+        s.storage_error = None;
+        assert_eq!(tooltip_text(&s), "3 unread, connected", "said no more");
     }
 }

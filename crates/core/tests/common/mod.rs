@@ -60,27 +60,35 @@ impl Harness {
     }
 
     pub async fn with_config(config: DevServerConfig) -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter("info")
-            .try_init();
         let server = DevServer::start(config.clone())
             .await
             .expect("dev server starts");
-        let base_url = server.base_url();
         let mut config = config;
         config.addr = server.addr();
         // A restart keeps the token as it keeps the port.
         config.control_token = Some(server.control_token().to_owned());
+        let mut h = Self::against(&server.base_url());
+        h.server = Some(server);
+        h.config = config;
+        h
+    }
+
+    /// The engine and its recording ports against a server the test runs
+    /// itself (no dev server: the control calls do not apply).
+    pub fn against(base_url: &str) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("info")
+            .try_init();
         Self {
-            server: Some(server),
-            base_url,
+            server: None,
+            base_url: base_url.to_owned(),
             dir: tempfile::tempdir().expect("temp dir"),
             engine: None,
             notifier: Arc::new(RecordingNotifier::default()),
             secrets: Arc::new(MemorySecretStore::default()),
             http: reqwest::Client::new(),
-            config,
+            config: DevServerConfig::default(),
         }
     }
 
