@@ -22,8 +22,9 @@ use crate::config::{AccountRef, AppConfig};
 use crate::connection::{
     Action, ConnectionState, Input, ReconnectPolicy, ServerVariant, Supervisor, SupervisorTiming,
 };
-use crate::policy::{self, Decision, PauseFor, PolicyChange, PolicySettings, PopupPolicy};
+use crate::policy::{self, PauseFor, PolicyChange, PolicySettings};
 use crate::ports::{Notifier, Popup, PopupKey};
+use crate::presenter::{Context, Presenter, Recount};
 use crate::protocol::{
     self, ChatMessage, ClientFrame, IncomingNotification, NotificationKind, ServerFrame,
 };
@@ -531,28 +532,10 @@ impl Runner {
 
     /// Tells the user they are needed: signed out, or no keychain.
     fn announce_account_problem(&self, state: &ConnectionState) {
-        let (title, body) = match state {
-            ConnectionState::SignedOut { reason } => (
-                "Signed out of SmartHunt".to_owned(),
-                format!("{reason}. Open SmartHunt to sign in again."),
-            ),
-            ConnectionState::KeychainUnavailable { message } => (
-                "SmartHunt cannot reach your keychain".to_owned(),
-                format!("{message}. Notifications are paused until it is available."),
-            ),
-            ConnectionState::ConfigUnreadable { message } => (
-                "SmartHunt cannot read its settings".to_owned(),
-                format!("{message}. Notifications are paused."),
-            ),
-            _ => return,
-        };
-        tracing::warn!("{title}: {body}");
-        self.ports.notifier.show(Popup::notice(
-            PopupKey::Account,
-            title,
-            body,
-            NotificationKind::General,
-        ));
+        if let Some(popup) = Presenter::account_problem(state) {
+            tracing::warn!("{}: {}", popup.title, popup.body);
+            self.ports.notifier.show(popup);
+        }
     }
 
     /// Waits until the config's generation changes (a login or logout; an
@@ -768,7 +751,7 @@ struct AccountRun<'a> {
     api: Api,
     transport: Transport,
     generation: u64,
-    policy: PopupPolicy,
+    presenter: Presenter,
     settings: PolicySettings,
     me: Option<i64>,
     role: Option<String>,
@@ -790,19 +773,12 @@ struct AccountRun<'a> {
     stats_running: bool,
     /// A notification arrived while stats were in flight: ask again after.
     stats_again: bool,
-    summaries: SummaryThrottle,
     /// Rows shown as popups and not yet marked so in the store: written
     /// together, not as one more commit per notification.
     popped: Vec<i64>,
-    /// Popups of notifications the store could not keep, so far.
-    unsaved: u64,
     /// Every server call in flight; ended with the account's run.
     tasks: JoinSet<TaskDone>,
 }
-
-/// During a burst a kind's summary popup is refreshed at most this often,
-/// so 100,000 notifications replace it a handful of times, not 100,000.
-const SUMMARY_REFRESH: Duration = Duration::from_secs(2);
 
 /// At most this many frames already waiting are read in one go (their
 /// notifications stored together) before the engine looks at anything else.
@@ -816,16 +792,6 @@ struct LiveBatch {
     unread: Option<u64>,
 }
 
-/// A kind's summary of live notifications ("5 new booking requests").
-fn live_summary(kind: NotificationKind, count: u32) -> Popup {
-    Popup::notice(
-        PopupKey::Summary(kind),
-        policy::summary_text(kind, count),
-        "Open SmartHunt to see them all.".into(),
-        kind,
-    )
-}
-
 /// Popped rows are marked in the store in batches of this many, or at the
 /// next housekeeping tick.
 const POPPED_BATCH: usize = 64;
@@ -837,19 +803,6 @@ async fn mark_popped(store: &StoreCell, ids: Vec<i64>) {
     if let Err(e) = store.run(move |s| s.mark_popped(&ids)).await {
         tracing::warn!(error = %e, "cannot record shown popups");
     }
-}
-
-/// Summary counts waiting to be shown, and what the summaries on screen
-/// count.
-#[derive(Default)]
-struct SummaryThrottle {
-    pending: std::collections::BTreeMap<NotificationKind, u32>,
-    /// The first local id a kind's summary counts, while it is up.
-    since: std::collections::HashMap<NotificationKind, i64>,
-    /// The count a kind's summary shows.
-    shown: std::collections::HashMap<NotificationKind, u32>,
-    last_shown: std::collections::HashMap<NotificationKind, tokio::time::Instant>,
-    due: Option<tokio::time::Instant>,
 }
 
 const META_SETTINGS: &str = "policy_settings";
@@ -881,7 +834,7 @@ impl<'a> AccountRun<'a> {
             api,
             transport,
             generation,
-            policy: PopupPolicy::new(),
+            presenter: Presenter::new(),
             settings,
             me: profile.as_ref().map(|p| p.id),
             role: profile.map(|p| p.role),
@@ -899,9 +852,7 @@ impl<'a> AccountRun<'a> {
             outbox_retry_at: None,
             stats_running: false,
             stats_again: false,
-            summaries: SummaryThrottle::default(),
             popped: Vec::new(),
-            unsaved: 0,
             tasks: JoinSet::new(),
         }
     }
@@ -947,7 +898,7 @@ impl<'a> AccountRun<'a> {
 
         loop {
             let outbox_retry = self.outbox_retry_at;
-            let summaries_due = self.summaries.due;
+            let summaries_due = self.presenter.due().map(tokio::time::Instant::from_std);
             let supervisor_due = self
                 .supervisor
                 .deadline()
@@ -1305,15 +1256,22 @@ impl<'a> AccountRun<'a> {
                 Ok(Inserted::Duplicate(_)) => continue,
                 Err(why) => {
                     storage = Some(why);
-                    self.pop_unsaved(n);
+                    let cx = context(&self.settings, &self.role, self.me);
+                    let popup = self.presenter.live_unsaved(n, &cx);
+                    self.show(popup);
                     continue;
                 }
             };
             new += 1;
-            let decision = self
-                .policy
-                .decide(n.kind, now_ms(), local_now(), &self.settings);
-            self.carry_out(decision, local_id, n);
+            let cx = context(&self.settings, &self.role, self.me);
+            let popups = self.presenter.live(local_id, n, &cx);
+            if popups
+                .iter()
+                .any(|p| p.key == PopupKey::Notification(local_id))
+            {
+                self.popped.push(local_id);
+            }
+            self.show(popups);
             // After the popup decision is carried out: benchmarks time this.
             self.emit(EngineEvent::NotificationAdded { local_id });
         }
@@ -1376,77 +1334,33 @@ impl<'a> AccountRun<'a> {
         r
     }
 
+    /// Publishes whether the store can be written; said in the log once
+    /// when it starts failing (or fails differently), not on every write.
     fn storage_failing(&self, error: Option<String>) {
-        if let Some(e) = &error {
-            tracing::error!(error = %e, "the local store cannot be written");
+        // Only the engine task writes the status: no race between these.
+        if self.runner.status.borrow().storage_error == error {
+            return;
         }
-        self.runner.status.send_if_modified(|s| {
-            let changed = s.storage_error != error;
-            s.storage_error = error;
-            changed
-        });
+        match &error {
+            Some(e) => tracing::error!(error = %e, "the local store cannot be written"),
+            None => tracing::info!("the local store can be written again"),
+        }
+        self.runner.status.send_modify(|s| s.storage_error = error);
     }
 
-    /// A live notification the store could not keep still pops, as the
-    /// policy says (a flood is still folded, and then not shown): the user
-    /// hears of it now, and the server still has it.
-    fn pop_unsaved(&mut self, n: IncomingNotification) {
-        let decision = self
-            .policy
-            .decide(n.kind, now_ms(), local_now(), &self.settings);
-        if decision == Decision::Popup {
-            self.unsaved += 1;
-            self.ports_show(Popup::notice(
-                PopupKey::Unsaved(self.unsaved),
-                n.title,
-                n.body,
-                n.kind,
-            ));
-        }
-    }
-
-    /// Shows (replacing) the summary popup of every kind with news.
+    /// Shows (replacing) the summary of every kind with news.
     fn show_summaries(&mut self) {
-        self.summaries.due = None;
-        let now = tokio::time::Instant::now();
-        for (kind, count) in std::mem::take(&mut self.summaries.pending) {
-            self.summaries.last_shown.insert(kind, now);
-            self.summaries.shown.insert(kind, count);
-            self.ports_show(live_summary(kind, count));
-        }
+        let cx = context(&self.settings, &self.role, self.me);
+        let popups = self.presenter.show_due(&cx);
+        self.show(popups);
     }
 
-    fn carry_out(&mut self, decision: Decision, local_id: i64, n: IncomingNotification) {
-        let popup = match decision {
-            Decision::Popup => {
-                let booking = policy::booking_to_decide(n.kind, &n.data, self.viewer());
-                // A message can be answered from its popup.
-                let reply_to = (n.kind == NotificationKind::Message)
-                    .then(|| n.data.get("sender_id").and_then(protocol::id_value))
-                    .flatten()
-                    .filter(|sender| Some(*sender) != self.me);
-                Popup::notification(local_id, n.kind, n.title, n.body, booking, reply_to)
-            }
-            Decision::Fold { kind, count } => {
-                self.summaries.pending.insert(kind, count);
-                self.summaries.since.entry(kind).or_insert(local_id);
-                let due = self
-                    .summaries
-                    .last_shown
-                    .get(&kind)
-                    .map(|t| *t + SUMMARY_REFRESH);
-                match due {
-                    Some(due) if due > tokio::time::Instant::now() => {
-                        self.summaries.due.get_or_insert(due);
-                    }
-                    _ => self.show_summaries(),
-                }
-                return;
-            }
-            Decision::Hold | Decision::Silent => return,
-        };
-        self.ports_show(popup);
-        self.popped.push(local_id);
+    /// Raises what the presenter built, and records popped rows in
+    /// batches.
+    fn show(&mut self, popups: impl IntoIterator<Item = Popup>) {
+        for popup in popups {
+            self.runner.ports.notifier.show(popup);
+        }
         if self.popped.len() >= POPPED_BATCH {
             let store = self.runner.store.clone();
             let ids = std::mem::take(&mut self.popped);
@@ -1456,21 +1370,6 @@ impl<'a> AccountRun<'a> {
 
     async fn flush_popped(&mut self) {
         mark_popped(&self.runner.store, std::mem::take(&mut self.popped)).await;
-    }
-
-    /// Raises a popup, with its sound only when the user wants sounds.
-    fn ports_show(&self, mut popup: Popup) {
-        if !self.settings.sound {
-            popup.style.sound = None;
-        }
-        self.runner.ports.notifier.show(popup);
-    }
-
-    fn viewer(&self) -> policy::Viewer<'_> {
-        policy::Viewer {
-            role: self.role.as_deref(),
-            user_id: self.me,
-        }
     }
 
     /// Popups still on screen for what is read now (here, in another popup,
@@ -1488,13 +1387,7 @@ impl<'a> AccountRun<'a> {
                 _ => None,
             })
             .collect();
-        let summaries: Vec<(NotificationKind, i64)> = on_screen
-            .iter()
-            .filter_map(|k| match k {
-                PopupKey::Summary(kind) => self.summaries.since.get(kind).map(|s| (*kind, *s)),
-                _ => None,
-            })
-            .collect();
+        let summaries = self.presenter.summaries_on_screen(&on_screen);
         let digest = on_screen.contains(&PopupKey::Digest);
         let counted = self
             .runner
@@ -1525,17 +1418,10 @@ impl<'a> AccountRun<'a> {
             notifier.withdraw(PopupKey::Notification(id));
         }
         for (kind, left) in counts {
-            let left = u32::try_from(left).unwrap_or(u32::MAX);
-            if left == 0 {
-                self.summaries.since.remove(&kind);
-                self.summaries.shown.remove(&kind);
-                notifier.withdraw(PopupKey::Summary(kind));
-            } else if self.summaries.shown.get(&kind) != Some(&left) {
-                self.summaries.shown.insert(kind, left);
-                // A recount is not news: it makes no sound.
-                let mut popup = live_summary(kind, left);
-                popup.style.sound = None;
-                notifier.show(popup);
+            match self.presenter.recount(kind, left) {
+                Recount::Withdraw(key) => notifier.withdraw(key),
+                Recount::Show(popup) => notifier.show(popup),
+                Recount::Keep => {}
             }
         }
         if unread == Some(0) {
@@ -1840,48 +1726,29 @@ impl<'a> AccountRun<'a> {
             return;
         }
         self.emit(EngineEvent::NotificationsChanged);
-        if let Some(unread) = report.first_sync_unread {
+        let cx = context(&self.settings, &self.role, self.me);
+        let popups = match report.first_sync_unread {
             // The first sign-in: one summary, not a popup per old item.
-            if unread > 0 {
-                self.ports_show(Popup::notice(
-                    PopupKey::Digest,
-                    format!(
-                        "You have {unread} unread notification{}",
-                        if unread == 1 { "" } else { "s" }
-                    ),
-                    "Open SmartHunt to read them.".into(),
-                    NotificationKind::General,
-                ));
-            }
-            return;
-        }
-        let batch =
-            self.policy
-                .decide_batch(&report.new_kinds, now_ms(), local_now(), &self.settings);
-        if batch.individually {
-            for n in report.new {
-                self.carry_out(Decision::Popup, n.local_id, n.notification);
-            }
-        } else {
-            for (kind, count) in batch.summaries {
-                if let Some(first) = report
+            Some(unread) => self
+                .presenter
+                .first_sign_in(unread, &cx)
+                .into_iter()
+                .collect(),
+            None => {
+                let new = report
                     .new
-                    .iter()
-                    .filter(|n| n.notification.kind == kind)
-                    .map(|n| n.local_id)
-                    .min()
-                {
-                    self.summaries.since.insert(kind, first);
-                }
-                self.summaries.shown.insert(kind, count);
-                self.ports_show(Popup::notice(
-                    PopupKey::Summary(kind),
-                    policy::summary_text(kind, count),
-                    "Arrived while you were offline.".into(),
-                    kind,
-                ));
+                    .into_iter()
+                    .map(|n| (n.local_id, n.notification))
+                    .collect();
+                self.presenter.caught_up(&report.new_kinds, new, &cx)
+            }
+        };
+        for popup in &popups {
+            if let PopupKey::Notification(local_id) = popup.key {
+                self.popped.push(local_id);
             }
         }
+        self.show(popups);
     }
 
     // ---- intents ----------------------------------------------------------
@@ -2157,18 +2024,27 @@ impl<'a> AccountRun<'a> {
     }
 
     fn release_held(&mut self) {
-        if let Some(held) = self
-            .policy
-            .release_held(now_ms(), local_now(), &self.settings)
-        {
-            let (title, body) = policy::held_summary_text(&held);
-            self.ports_show(Popup::notice(
-                PopupKey::Digest,
-                title,
-                body,
-                NotificationKind::General,
-            ));
-        }
+        let cx = context(&self.settings, &self.role, self.me);
+        let digest = self.presenter.release_held(&cx);
+        self.show(digest);
+    }
+}
+
+/// What the presenter needs to know of the account, now.
+fn context<'a>(
+    settings: &'a PolicySettings,
+    role: &'a Option<String>,
+    me: Option<i64>,
+) -> Context<'a> {
+    Context {
+        settings,
+        viewer: policy::Viewer {
+            role: role.as_deref(),
+            user_id: me,
+        },
+        now_ms: now_ms(),
+        local: local_now(),
+        now: Instant::now(),
     }
 }
 

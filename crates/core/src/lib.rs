@@ -10,6 +10,7 @@ pub mod connection;
 pub mod engine;
 pub mod policy;
 pub mod ports;
+pub mod presenter;
 pub mod private;
 pub mod protocol;
 pub mod secret;

@@ -85,7 +85,13 @@ pub struct Popup {
 
 impl Popup {
     /// A popup that only opens the window: summaries, digests, notices.
-    pub fn notice(key: PopupKey, title: String, body: String, kind: NotificationKind) -> Self {
+    /// Built by the presenter only (`crate::presenter`).
+    pub(crate) fn notice(
+        key: PopupKey,
+        title: String,
+        body: String,
+        kind: NotificationKind,
+    ) -> Self {
         Self {
             key,
             title,
@@ -99,8 +105,8 @@ impl Popup {
 
     /// One notification's own popup: Open and Mark read, Approve and
     /// Decline where there is a booking to decide, Reply where there is a
-    /// sender to answer.
-    pub fn notification(
+    /// sender to answer. Built by the presenter only.
+    pub(crate) fn notification(
         local_id: i64,
         kind: NotificationKind,
         title: String,

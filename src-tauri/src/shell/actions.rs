@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use smarthunt_core::ports::{Notifier, Popup, PopupAction, PopupKey};
-use smarthunt_core::protocol::NotificationKind;
+use smarthunt_core::ports::{Notifier, PopupAction, PopupKey};
+use smarthunt_core::presenter::Presenter;
 use tokio::sync::mpsc;
 
 use super::window::OpenItem;
@@ -62,26 +62,8 @@ async fn act(app: &App, notifier: &dyn Notifier, a: UserAction) {
             let outcome = engine.decide_booking(local_id, approve).await;
             // The outcome replaces the request's popup (same key); a
             // failure keeps the request actionable.
-            let mut popup = match outcome {
-                Ok(_) => Popup::notice(
-                    PopupKey::Notification(local_id),
-                    format!("Booking {}", if approve { "approved" } else { "declined" }),
-                    "The tenant will be told.".to_owned(),
-                    NotificationKind::Booking,
-                ),
-                Err(e) => Popup::notification(
-                    local_id,
-                    NotificationKind::Booking,
-                    format!(
-                        "Could not {} the booking",
-                        if approve { "approve" } else { "decline" }
-                    ),
-                    e.to_string(),
-                    a.popup.booking_id,
-                    None,
-                ),
-            };
-            popup.style.sound = None;
+            let outcome = outcome.map(drop).map_err(|e| e.to_string());
+            let popup = Presenter::booking_outcome(local_id, approve, outcome, a.popup.booking_id);
             notifier.show(popup);
         }
         _ => {}
