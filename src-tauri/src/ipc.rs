@@ -24,6 +24,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::net::UnixStream;
+
+use crate::calls::Call;
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 
@@ -40,12 +42,11 @@ pub const MAX_REPLY_LINE: usize = 32 << 20;
 pub enum ToTray {
     /// The window's first message: the secret it was started with.
     Hello { secret: String },
-    /// A command from the page, with the page's arguments (camelCase keys).
+    /// A command from the page: `{"type": "call", "id", "cmd", "args"}`.
     Call {
         id: u64,
-        cmd: String,
-        #[serde(default)]
-        args: Value,
+        #[serde(flatten, deserialize_with = "call_from_wire")]
+        call: Call,
     },
     /// This connection is the window: send it the core's events.
     Window,
@@ -68,13 +69,18 @@ pub enum ToWindow {
     Raise,
 }
 
+fn call_from_wire<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Call, D::Error> {
+    let fields = serde_json::Map::deserialize(d)?;
+    Call::from_wire(fields).map_err(serde::de::Error::custom)
+}
+
 impl std::fmt::Debug for ToTray {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Call { id, cmd, .. } => f
+            Self::Call { id, call } => f
                 .debug_struct("Call")
                 .field("id", id)
-                .field("cmd", cmd)
+                .field("cmd", &call.name())
                 .finish_non_exhaustive(),
             Self::Hello { .. } => f.write_str("Hello"),
             Self::Window => f.write_str("Window"),
@@ -284,11 +290,14 @@ mod tests {
     fn messages_read_back_as_written() {
         let call = ToTray::Call {
             id: 7,
-            cmd: "mark_read".into(),
-            args: json!({"localId": 3}),
+            call: Call::MarkRead(crate::calls::Item { local_id: 3 }),
         };
         let line = serde_json::to_string(&call).unwrap();
         assert_eq!(serde_json::from_str::<ToTray>(&line).unwrap(), call);
+        assert_eq!(
+            line, r#"{"type":"call","id":7,"cmd":"mark_read","args":{"localId":3}}"#,
+            "the wire as the page's names make it"
+        );
         let reply = ToWindow::Reply {
             id: 7,
             result: Err(json!({"code": "bad_input", "message": "no"})),
@@ -296,11 +305,13 @@ mod tests {
         let line = serde_json::to_string(&reply).unwrap();
         assert_eq!(serde_json::from_str::<ToWindow>(&line).unwrap(), reply);
         assert_eq!(
-            serde_json::from_str::<ToTray>(r#"{"type":"call","id":1,"cmd":"get_status"}"#).unwrap(),
+            serde_json::from_str::<ToTray>(
+                r#"{"type":"call","id":1,"cmd":"get_status","args":{}}"#
+            )
+            .unwrap(),
             ToTray::Call {
                 id: 1,
-                cmd: "get_status".into(),
-                args: Value::Null
+                call: Call::GetStatus {},
             },
             "a call without arguments"
         );

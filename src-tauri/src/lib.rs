@@ -7,6 +7,7 @@
 //! opened on demand; it talks to this one over `ipc` and ends with its
 //! window, WebKit with it.
 
+pub mod calls;
 pub mod cli;
 #[cfg(feature = "demo")]
 pub mod demo;

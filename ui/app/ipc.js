@@ -12,15 +12,16 @@
  * @typedef {import('./types.js').Settings} Settings
  * @typedef {import('./types.js').PopupPolicy} PopupPolicy
  * @typedef {import('./types.js').SignInArgs} SignInArgs
+ * @typedef {import('./contract.js').Command} Command
+ * @typedef {import('./contract.js').EventName} EventName
+ * @typedef {import('./contract.js').ErrorCode} ErrorCode
  * @typedef {{core?: {invoke?: (cmd: string, args?: object) => Promise<unknown>}, event?: {listen?: (event: string, cb: (e: {payload: unknown}) => void) => Promise<() => void>}}} TauriGlobal
  */
 
-/** Error codes the shell sends; anything else is kept as it came. */
-export const ERROR_CODES = Object.freeze([
-  'not_signed_in', 'signed_out', 'invalid_credentials', 'unreachable', 'keychain', 'bad_input', 'server', 'internal',
-]);
+/** Error codes the shell sends (written from its Rust types); anything else is kept as it came. */
+export { ERROR_CODES } from './contract.js';
 
-/** @type {Record<string, string>} */
+/** @type {Record<ErrorCode, string>} */
 const FALLBACK_MESSAGES = {
   not_signed_in: 'You are not signed in.',
   signed_out: 'Your session has ended. Please sign in again.',
@@ -55,7 +56,7 @@ export function toIpcError(err) {
   if (err && typeof err === 'object' && !(err instanceof Error)) {
     const e = /** @type {{code?: unknown, message?: unknown}} */ (err);
     const code = typeof e.code === 'string' && e.code.trim() ? e.code.trim() : 'internal';
-    const message = typeof e.message === 'string' && e.message.trim() ? e.message.trim() : FALLBACK_MESSAGES[code] ?? FALLBACK_MESSAGES.internal;
+    const message = typeof e.message === 'string' && e.message.trim() ? e.message.trim() : FALLBACK_MESSAGES[/** @type {ErrorCode} */ (code)] ?? FALLBACK_MESSAGES.internal;
     return new IpcError(code, message, err);
   }
   if (typeof err === 'string' && err.trim()) return new IpcError('internal', err.trim(), err);
@@ -76,7 +77,7 @@ export function isSessionError(err) {
 export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAURI__) {
   /**
    * @template T
-   * @param {string} cmd @param {object} [args] @returns {Promise<T>}
+   * @param {Command} cmd @param {object} [args] @returns {Promise<T>}
    */
   async function call(cmd, args) {
     const invoke = getTauri()?.core?.invoke;
@@ -132,7 +133,7 @@ export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAU
     /**
      * Listens to a shell event; resolves to a function that stops it.
      * Without the shell (or on failure) it resolves to a no-op.
-     * @param {'status'|'engine-event'|'open-item'} event
+     * @param {EventName} event
      * @param {(payload: any) => void} handler
      * @returns {Promise<() => void>}
      */

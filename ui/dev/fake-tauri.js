@@ -218,7 +218,7 @@ const needAccount = () => (status.account && status.connection.state !== 'not_si
 /** @param {number} ms */
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** @type {Record<string, (args: any) => unknown>} */
+/** Every command the shell has, and only those (the type check says so). @type {Record<import('../app/contract.js').Command, (args: any) => unknown>} */
 const commands = {
   get_status: () => status,
   list_notifications: ({ kind, unreadOnly, before, limit }) => {
@@ -372,7 +372,7 @@ function afterStart() {
   core: {
     /** @param {string} cmd @param {any} [args] */
     async invoke(cmd, args = {}) {
-      const fn = commands[cmd];
+      const fn = /** @type {Record<string, ((args: any) => unknown) | undefined>} */ (commands)[cmd];
       if (!fn) throw `command ${cmd} not found`;
       await delay(20);
       return structuredClone(await fn(args));

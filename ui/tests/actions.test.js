@@ -4,6 +4,7 @@ import { createActions } from '../app/actions.js';
 import { createIpc } from '../app/ipc.js';
 import { createStore, initialState } from '../app/state.js';
 import { visibleRows } from '../app/lib/notification-feed.js';
+import { COMMANDS } from '../app/contract.js';
 
 const landlord = { server: 'https://s', username: 'maria', user_id: 1, role: 'landlord' };
 
@@ -32,6 +33,7 @@ function fakeCore({ count = 3 } = {}) {
         .filter((n) => (before == null || n.local_id < before) && (!kind || n.kind === kind) && (!unreadOnly || !n.is_read))
         .sort((a, b) => b.local_id - a.local_id).slice(0, limit),
       open_notification: ({ localId }) => { const n = notes.find((x) => x.local_id === localId); n.is_read = true; return n; },
+      mark_read: ({ localId }) => { const n = notes.find((x) => x.local_id === localId); if (n) n.is_read = true; return null; },
       mark_all_read: () => { for (const n of notes) n.is_read = true; return null; },
       decide_booking: ({ localId, approve }) => { const n = notes.find((x) => x.local_id === localId); n.data = { ...n.data, status: approve ? 'approved' : 'declined' }; return 512; },
       list_conversations: () => [{ other_id: 7, other_name: null, last_content: 'hi', last_at_ms: 1, unread: 1 }],
@@ -68,6 +70,11 @@ function setup(opts) {
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 0));
+
+test('the fake core answers every command the shell has, and only those', () => {
+  const { core } = fakeCore();
+  assert.deepEqual(Object.keys(core.handlers).sort(), [...COMMANDS].sort());
+});
 const titles = (store) => visibleRows(store.get().notifications.pager).map((n) => n.title);
 
 test('start listens to the shell, then loads status, settings, the newest page and conversations', async () => {

@@ -30,9 +30,12 @@ use crate::protocol::{
 };
 use crate::secret::{SecretStore, SecretStoreError, Sensitive};
 use crate::session::{Session, SessionError};
-use crate::store::{DataDirLock, Inserted, OutboxOp, Store, StoreError, StoredNotification};
-use crate::sync::{self, SyncReport};
+use crate::store::{
+    CellError, DataDirLock, Inserted, OutboxOp, Store, StoreCell, StoreError, StoredNotification,
+};
+use crate::sync::{self, SyncError, SyncReport};
 use crate::transport::{Socket, Transport};
+use crate::unread::{self, Unread};
 
 /// Timings of the engine; tests shorten them.
 #[derive(Debug, Clone)]
@@ -108,6 +111,35 @@ pub enum EngineError {
     Api(#[from] ApiError),
     #[error("not signed in")]
     NotSignedIn,
+    /// No notification with this local id is kept here.
+    #[error("there is no notification {local_id} here")]
+    NotFound { local_id: i64 },
+    /// Approve/Decline on a notification that names no booking.
+    #[error("this notification names no booking")]
+    NoBooking,
+    /// Chat history needs to know who we are: the profile has not come yet.
+    #[error("our user id is not known yet")]
+    UserUnknown,
+}
+
+impl From<CellError> for EngineError {
+    fn from(e: CellError) -> Self {
+        match e {
+            CellError::Store(e) => Self::Store(e),
+            CellError::NotOpen => Self::NotSignedIn,
+            CellError::Stopped => Self::Stopped,
+        }
+    }
+}
+
+impl From<SyncError> for EngineError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Api(e) => Self::Api(e),
+            SyncError::Store(e) => e.into(),
+            SyncError::UserUnknown => Self::UserUnknown,
+        }
+    }
 }
 
 /// Who is signed in.
@@ -295,7 +327,7 @@ impl Engine {
         &self,
         f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, EngineError> {
-        self.store.run(move |s| f(s)).await
+        Ok(self.store.run(move |s| f(s)).await?)
     }
 
     async fn send(&self, c: Command) -> Result<(), EngineError> {
@@ -407,45 +439,6 @@ impl Engine {
 
     pub async fn shutdown(&self) {
         let _ = self.commands.send(Command::Shutdown).await;
-    }
-}
-
-/// The current account's store, shared by the engine and its readers; every
-/// call runs on a blocking thread.
-#[derive(Clone, Default)]
-pub(crate) struct StoreCell(Arc<std::sync::Mutex<Option<Store>>>);
-
-impl StoreCell {
-    pub(crate) async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, EngineError> {
-        let cell = self.0.clone();
-        tokio::task::spawn_blocking(move || {
-            // A poisoned lock still guards a consistent SQLite connection.
-            let mut guard = cell.lock().unwrap_or_else(|p| p.into_inner());
-            match guard.as_mut() {
-                Some(store) => f(store).map_err(EngineError::from),
-                None => Err(EngineError::NotSignedIn),
-            }
-        })
-        .await
-        .map_err(|_| EngineError::Stopped)?
-    }
-
-    /// Closes the store (it waits for its last checkpoint) off the
-    /// runtime's threads.
-    async fn close(&self) {
-        let cell = self.0.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            let store = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
-            drop(store);
-        })
-        .await;
-    }
-
-    fn set(&self, store: Option<Store>) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = store;
     }
 }
 
@@ -649,7 +642,7 @@ impl Runner {
 /// Results of background work (every server call), back in the engine task.
 enum TaskDone {
     /// The catch-up before the first socket of a new sign-in.
-    FirstSync(Result<SyncReport, EngineError>),
+    FirstSync(Result<SyncReport, SyncError>),
     Socket(Result<Box<Socket>, ConnectFailure>),
     Refreshed(Result<(), ApiError>),
     Opened {
@@ -662,9 +655,9 @@ enum TaskDone {
         result: Result<i64, EngineError>,
         reply: oneshot::Sender<Result<i64, EngineError>>,
     },
-    Sync(Result<SyncReport, EngineError>),
-    Reconciled(Result<u64, EngineError>),
-    Outbox(Result<usize, EngineError>),
+    Sync(Result<SyncReport, SyncError>),
+    Reconciled(Result<u64, SyncError>),
+    Outbox(Result<usize, SyncError>),
     UnreadFromStats(Result<u64, EngineError>),
     Profile(Result<protocol::Profile, EngineError>),
 }
@@ -762,7 +755,8 @@ struct AccountRun<'a> {
     /// The token the server refused, for the one refresh that follows.
     refused: Option<Sensitive>,
 
-    server_unread: Option<u64>,
+    /// The badge's count (see [`Unread`]).
+    unread: Unread,
     last_reconcile: Instant,
     last_full_reconcile: Instant,
     wall_anchor: (Instant, SystemTime),
@@ -842,7 +836,7 @@ impl<'a> AccountRun<'a> {
             variant: ServerVariant::Unknown,
             supervisor,
             refused: None,
-            server_unread: None,
+            unread: Unread::default(),
             last_reconcile: now,
             last_full_reconcile: now,
             wall_anchor: (now, SystemTime::now()),
@@ -1169,7 +1163,7 @@ impl<'a> AccountRun<'a> {
     async fn on_live_batch(&mut self, batch: LiveBatch) {
         self.on_live_notifications(batch.notifications).await;
         if let Some(n) = batch.unread {
-            self.set_unread(n);
+            self.set_unread(n).await;
         }
     }
 
@@ -1228,7 +1222,7 @@ impl<'a> AccountRun<'a> {
             }
             ServerFrame::ChatMessage(m) => self.on_chat(vec![m]).await,
             ServerFrame::BookingUpdate(_) => self.emit(EngineEvent::NotificationsChanged),
-            ServerFrame::UnreadCount(n) => self.set_unread(n),
+            ServerFrame::UnreadCount(n) => self.set_unread(n).await,
             ServerFrame::MarkReadResponse { .. } | ServerFrame::MarkAllReadResponse { .. } => {}
             ServerFrame::Pong => {}
             ServerFrame::Error { message } => {
@@ -1278,8 +1272,7 @@ impl<'a> AccountRun<'a> {
         self.storage_failing(storage);
         if new > 0 && self.variant != ServerVariant::Documented {
             // No unread_count frames here: count them now, confirm over REST.
-            self.server_unread = self.server_unread.map(|u| u + new);
-            self.publish_unread().await;
+            self.count_unread(unread::Event::Arrived(new)).await;
             self.spawn_stats();
         }
     }
@@ -1325,7 +1318,8 @@ impl<'a> AccountRun<'a> {
 
     /// Notes whether the store could be written, for the status; passes
     /// `r` on. Errors that are not the store's say nothing about it.
-    fn wrote<T>(&self, r: Result<T, EngineError>) -> Result<T, EngineError> {
+    fn wrote<T>(&self, r: Result<T, impl Into<EngineError>>) -> Result<T, EngineError> {
+        let r = r.map_err(Into::into);
         match &r {
             Ok(_) => self.storage_failing(None),
             Err(EngineError::Store(e)) => self.storage_failing(Some(e.to_string())),
@@ -1472,27 +1466,37 @@ impl<'a> AccountRun<'a> {
         }
     }
 
-    /// A count from REST may be older than the frames that followed it; the
-    /// documented server answers `get_unread_count` in order with its
-    /// frames, so ask it there instead of trusting the REST figure.
+    /// A count from REST (which [`Unread`] may ask the socket for again).
     async fn unread_from_rest(&mut self, n: u64) {
-        if self.variant == ServerVariant::Documented && self.socket.is_some() {
-            self.send_frame(ClientFrame::GetUnreadCount);
-        } else {
-            self.set_unread(n);
-        }
+        self.count_unread(unread::Event::Rest(n)).await;
     }
 
-    fn set_unread(&mut self, n: u64) {
-        self.server_unread = Some(n);
-        self.runner.status.send_modify(|s| s.unread = n);
+    /// A count the server sent in order with its frames.
+    async fn set_unread(&mut self, n: u64) {
+        self.count_unread(unread::Event::Frame(n)).await;
     }
 
-    /// Publishes the server's count when known, else the local one.
+    /// The socket counts for us: it is open to a server that answers
+    /// `get_unread_count` in order with its frames.
+    fn counted_by_socket(&self) -> bool {
+        self.variant == ServerVariant::Documented && self.socket.is_some()
+    }
+
+    async fn count_unread(&mut self, event: unread::Event) {
+        let action = self.unread.on(event, self.counted_by_socket());
+        self.show_unread(action).await;
+    }
+
+    /// Publishes the count as it stands.
     async fn publish_unread(&mut self) {
-        let n = match self.server_unread {
-            Some(n) => n,
-            None => self
+        self.show_unread(self.unread.shown()).await;
+    }
+
+    async fn show_unread(&mut self, action: unread::Action) {
+        let n = match action {
+            unread::Action::Show(n) => n,
+            unread::Action::AskServer => return self.send_frame(ClientFrame::GetUnreadCount),
+            unread::Action::ShowLocal => self
                 .runner
                 .store
                 .run(|s| s.unread_count())
@@ -1700,8 +1704,12 @@ impl<'a> AccountRun<'a> {
         }
     }
 
-    fn on_background_error(&mut self, e: EngineError, what: &str) -> Option<AccountExit> {
-        match e {
+    fn on_background_error(
+        &mut self,
+        e: impl Into<EngineError>,
+        what: &str,
+    ) -> Option<AccountExit> {
+        match e.into() {
             EngineError::Api(ApiError::SignedOut(why)) => Some(self.signed_out(why)),
             EngineError::Api(ApiError::Session(SessionError::Keychain(k))) => {
                 Some(self.keychain_failed(k))
@@ -1777,7 +1785,8 @@ impl<'a> AccountRun<'a> {
             .await;
         let r = self.wrote(r);
         if matches!(r, Ok(true)) {
-            self.server_unread = self.server_unread.map(|u| u.saturating_sub(1));
+            self.unread
+                .on(unread::Event::ReadHere, self.counted_by_socket());
             self.after_intent().await;
         }
         r.map(drop)
@@ -1799,7 +1808,8 @@ impl<'a> AccountRun<'a> {
                     .await;
                 let r = self.wrote(r);
                 if r.is_ok() {
-                    self.server_unread = Some(0);
+                    self.unread
+                        .on(unread::Event::AllReadHere, self.counted_by_socket());
                     self.after_intent().await;
                 }
                 let _ = done.send(r.map(drop));
@@ -1965,11 +1975,11 @@ impl<'a> AccountRun<'a> {
             };
             match sync::fetch_detail(&api, &store, server_id, window).await {
                 Ok(_) => stored(&store, local_id).await,
-                Err(EngineError::Api(e)) => {
+                Err(SyncError::Api(e)) => {
                     tracing::info!(error = %e, "no detail for a notification");
                     Ok(n)
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             }
         }
     }
@@ -2052,7 +2062,7 @@ async fn stored(store: &StoreCell, local_id: i64) -> Result<StoredNotification, 
     store
         .run(move |s| s.notification(local_id))
         .await?
-        .ok_or(EngineError::Api(ApiError::Status(404)))
+        .ok_or(EngineError::NotFound { local_id })
 }
 
 /// The booking a notification is about.
@@ -2060,9 +2070,7 @@ fn booking_of(n: &StoredNotification) -> Result<i64, EngineError> {
     n.data
         .get("booking_id")
         .and_then(protocol::id_value)
-        .ok_or(EngineError::Api(ApiError::Decode(
-            "this notification names no booking".into(),
-        )))
+        .ok_or(EngineError::NoBooking)
 }
 
 async fn next_frame(

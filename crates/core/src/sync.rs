@@ -6,9 +6,26 @@
 use std::collections::HashSet;
 
 use crate::api::{Api, ApiError};
-use crate::engine::{EngineError, StoreCell};
 use crate::protocol::{ChatMessage, IncomingNotification, NotificationKind};
-use crate::store::{Inserted, OutboxOp};
+use crate::store::{CellError, Inserted, OutboxOp, StoreCell, StoreError};
+
+/// Why a catch-up, reconcile or outbox run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Store(#[from] CellError),
+    /// Chat history needs to know who we are: the profile has not come yet.
+    #[error("our user id is not known yet")]
+    UserUnknown,
+}
+
+impl From<StoreError> for SyncError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(CellError::Store(e))
+    }
+}
 
 /// Pages fetched at the first sign-in (history, shown as one summary).
 pub const FIRST_SYNC_PAGES: u32 = 3;
@@ -68,7 +85,7 @@ pub(crate) async fn catch_up(
     store: &StoreCell,
     me: Option<i64>,
     window_ms: i64,
-) -> Result<SyncReport, EngineError> {
+) -> Result<SyncReport, SyncError> {
     let first = store.run(|s| s.get_meta(META_HISTORY)).await?.is_none();
     let max_pages = if first {
         FIRST_SYNC_PAGES
@@ -205,7 +222,7 @@ pub(crate) async fn fetch_detail(
     store: &StoreCell,
     server_id: i64,
     window_ms: i64,
-) -> Result<IncomingNotification, EngineError> {
+) -> Result<IncomingNotification, SyncError> {
     let detail = api.notification_detail(server_id).await?;
     let kept = detail.clone();
     store
@@ -215,7 +232,7 @@ pub(crate) async fn fetch_detail(
 }
 
 /// Fetches chat history until a message we already have.
-async fn catch_up_chat(api: &Api, store: &StoreCell, me: i64) -> Result<usize, EngineError> {
+async fn catch_up_chat(api: &Api, store: &StoreCell, me: i64) -> Result<usize, SyncError> {
     let mut stored = 0;
     for page in 1..=CHAT_PAGES {
         let (items, has_next) = api.messages_page(page).await?;
@@ -260,7 +277,7 @@ pub(crate) async fn reconcile_reads(
     api: &Api,
     store: &StoreCell,
     walk: Walk,
-) -> Result<u64, EngineError> {
+) -> Result<u64, SyncError> {
     if walk == Walk::WhenCountsDiffer {
         let server = api.stats().await?.unread;
         let here = store.run(|s| s.unread_count()).await?;
@@ -301,7 +318,7 @@ pub(crate) async fn flush_outbox(
     api: &Api,
     me: Option<i64>,
     store: &StoreCell,
-) -> Result<usize, EngineError> {
+) -> Result<usize, SyncError> {
     let items = store.run(|s| s.outbox()).await?;
     let mut done = 0;
     for item in items {
@@ -309,7 +326,7 @@ pub(crate) async fn flush_outbox(
         if let OutboxOp::SendChat { receiver, content } = &item.op {
             if item.in_flight {
                 let Some(me) = me else {
-                    return Err(ApiError::Decode("our user id is not known yet".into()).into());
+                    return Err(SyncError::UserUnknown);
                 };
                 if let Some(sent) =
                     find_sent(api, me, *receiver, content, item.created_at_ms).await?
@@ -363,7 +380,7 @@ async fn find_sent(
     receiver: i64,
     content: &str,
     queued_at_ms: i64,
-) -> Result<Option<ChatMessage>, EngineError> {
+) -> Result<Option<ChatMessage>, SyncError> {
     for page in 1..=3 {
         let (items, has_next) = api.messages_page(page).await?;
         let found = items.into_iter().find(|m| {

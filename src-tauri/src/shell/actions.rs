@@ -8,8 +8,8 @@ use smarthunt_core::ports::{Notifier, PopupAction, PopupKey};
 use smarthunt_core::presenter::Presenter;
 use tokio::sync::mpsc;
 
-use super::window::OpenItem;
 use super::App;
+use crate::calls::OpenItem;
 use crate::desktop_notifier::UserAction;
 
 /// Acts on popup actions for as long as the app runs.

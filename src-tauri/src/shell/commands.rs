@@ -1,16 +1,12 @@
-//! The window's commands, as its page names them: each a documented
-//! one-liner onto the core. They arrive over `ipc` from the window process
-//! with the page's arguments (camelCase keys, as Tauri passes them on).
-//! `build.rs` declares the same names to Tauri, so that the capability
-//! file restricts them.
+//! The window's commands ([`Call`], typed in `calls.rs`), each a one-liner
+//! onto the core. They arrive over `ipc` from the window process.
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use smarthunt_core::account::{self, LoginRequest};
 use smarthunt_core::config::AppConfig;
 use smarthunt_core::engine::AccountInfo;
-use smarthunt_core::policy::{self, PauseFor, PolicyChange, PolicySettings};
+use smarthunt_core::policy::{self, PolicySettings};
 use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::secret::Sensitive;
 use smarthunt_core::store::{ListQuery, StoredNotification};
@@ -18,72 +14,51 @@ use smarthunt_core::transport::TransportOptions;
 
 use super::error::IpcError;
 use super::{autostart, App};
+use crate::calls::{Call, ErrorCode, ListArgs, SendArgs, SignInArgs, ThreadArgs};
 
 type Result<T> = std::result::Result<T, IpcError>;
 
 /// Most rows one list call returns.
 const MAX_PAGE: u32 = 200;
 
-/// Runs the command `cmd` with the page's `args`; its answer as JSON.
-pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
+/// Runs the page's call; its answer as JSON.
+pub async fn dispatch(app: &App, call: Call) -> Result<Value> {
     let engine = &app.engine;
-    match cmd {
-        // The connection state, unread count and account.
-        "get_status" => reply(engine.status().borrow().clone()),
-        "list_notifications" => reply(list_notifications(app, parse(args)?).await?),
-        // Marks a notification read and returns it with its context.
-        "open_notification" => {
-            let a: Item = parse(args)?;
+    match call {
+        Call::GetStatus {} => reply(engine.status().borrow().clone()),
+        Call::ListNotifications(a) => reply(list_notifications(app, a).await?),
+        Call::OpenNotification(a) => {
             let n = engine.open_notification(a.local_id).await?;
             reply(Listed::new(n, &viewer_of(app)))
         }
-        "mark_read" => {
-            let a: Item = parse(args)?;
-            reply(engine.mark_read(a.local_id).await?)
-        }
-        "mark_all_read" => reply(engine.mark_all_read().await?),
-        // Approves or declines the booking a notification is about; returns
-        // the booking's id.
-        "decide_booking" => {
-            let a: Decide = parse(args)?;
-            reply(engine.decide_booking(a.local_id, a.approve).await?)
-        }
-        // Conversations, most recent first.
-        "list_conversations" => {
+        Call::MarkRead(a) => reply(engine.mark_read(a.local_id).await?),
+        Call::MarkAllRead {} => reply(engine.mark_all_read().await?),
+        Call::DecideBooking(a) => reply(engine.decide_booking(a.local_id, a.approve).await?),
+        Call::ListConversations {} => {
             let me = me(app)?;
             reply(engine.query(move |s| s.conversations(me)).await?)
         }
-        "get_thread" => reply(get_thread(app, parse(args)?).await?),
-        "send_message" => reply(send_message(app, parse(args)?).await?),
-        "get_settings" => reply(get_settings(app).await?),
-        "set_policy" => {
-            let a: Policy = parse(args)?;
-            reply(engine.change_settings(a.change).await?)
-        }
-        "set_autostart" => {
-            let a: Enabled = parse(args)?;
-            reply(
-                blocking(move || autostart::set(a.enabled))
-                    .await?
-                    .map_err(|e| {
-                        IpcError::new("internal", format!("cannot change start-with-session: {e}"))
-                    })?,
-            )
-        }
-        // Holds popups back, or resumes; answers with the pause's end.
-        "pause" => {
-            let a: Pause = parse(args)?;
-            reply(engine.pause(a.pause).await?)
-        }
-        "sign_in" => reply(sign_in(app, parse(args)?).await?),
-        "sign_out" => reply(app.sign_out().await?),
-        // The window has loaded: reconcile with the server, and say what to
-        // show.
-        "window_opened" => {
+        Call::GetThread(a) => reply(get_thread(app, a).await?),
+        Call::SendMessage(a) => reply(send_message(app, a).await?),
+        Call::GetSettings {} => reply(get_settings(app).await?),
+        Call::SetPolicy { change } => reply(engine.change_settings(change).await?),
+        Call::SetAutostart { enabled } => reply(
+            blocking(move || autostart::set(enabled))
+                .await?
+                .map_err(|e| {
+                    IpcError::new(
+                        ErrorCode::Internal,
+                        format!("cannot change start-with-session: {e}"),
+                    )
+                })?,
+        ),
+        Call::Pause { pause } => reply(engine.pause(pause).await?),
+        Call::SignIn(a) => reply(sign_in(app, a).await?),
+        Call::SignOut {} => reply(app.sign_out().await?),
+        Call::WindowOpened {} => {
             let _ = engine.refresh().await;
             reply(app.window.take_pending_open())
         }
-        _ => Err(IpcError::bad_input(format!("There is no command {cmd:?}."))),
     }
 }
 
@@ -91,55 +66,11 @@ pub async fn dispatch(app: &App, cmd: &str, args: Value) -> Result<Value> {
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| IpcError::new("internal", e.to_string()))
+        .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))
 }
 
 fn reply(value: impl Serialize) -> Result<Value> {
-    serde_json::to_value(value).map_err(|e| IpcError::new("internal", e.to_string()))
-}
-
-fn parse<T: DeserializeOwned>(args: Value) -> Result<T> {
-    serde_json::from_value(args)
-        .map_err(|e| IpcError::bad_input(format!("The window sent arguments that do not fit: {e}")))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Item {
-    local_id: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Decide {
-    local_id: i64,
-    approve: bool,
-}
-
-#[derive(Deserialize)]
-struct Policy {
-    change: PolicyChange,
-}
-
-#[derive(Deserialize)]
-struct Enabled {
-    enabled: bool,
-}
-
-#[derive(Deserialize)]
-struct Pause {
-    pause: PauseFor,
-}
-
-/// A page of the local notification list, newest first.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListArgs {
-    kind: Option<String>,
-    #[serde(default)]
-    unread_only: bool,
-    before: Option<i64>,
-    limit: u32,
+    serde_json::to_value(value).map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))
 }
 
 async fn list_notifications(app: &App, a: ListArgs) -> Result<Value> {
@@ -194,16 +125,7 @@ fn me(app: &App) -> Result<i64> {
         .account
         .as_ref()
         .and_then(|a| a.user_id)
-        .ok_or_else(|| IpcError::new("not_signed_in", "Sign in to see your messages."))
-}
-
-/// One conversation's messages, newest first; reading it marks it read.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ThreadArgs {
-    other_id: i64,
-    before: Option<i64>,
-    limit: u32,
+        .ok_or_else(|| IpcError::new(ErrorCode::NotSignedIn, "Sign in to see your messages."))
 }
 
 async fn get_thread(app: &App, a: ThreadArgs) -> Result<Value> {
@@ -217,13 +139,6 @@ async fn get_thread(app: &App, a: ThreadArgs) -> Result<Value> {
         app.engine.mark_conversation_read(other_id).await?;
     }
     reply(thread)
-}
-
-/// Queues a message (sent now, or as soon as the server is reachable).
-#[derive(Deserialize)]
-struct SendArgs {
-    receiver: i64,
-    content: String,
 }
 
 async fn send_message(app: &App, a: SendArgs) -> Result<()> {
@@ -254,7 +169,7 @@ async fn get_settings(app: &App) -> Result<Settings> {
     let (config, autostart) =
         blocking(move || (AppConfig::load(&data_dir), autostart::is_enabled())).await?;
     let current = config
-        .map_err(|e| IpcError::new("internal", e.to_string()))?
+        .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?
         .current;
     Ok(Settings {
         policy,
@@ -266,20 +181,6 @@ async fn get_settings(app: &App) -> Result<Settings> {
             .map(|p| p.display().to_string()),
         allow_insecure_http: current.is_some_and(|a| a.transport.allow_insecure_http),
     })
-}
-
-/// The sign-in form's fields, as the window sends them.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SignInArgs {
-    server: String,
-    username: String,
-    password: String,
-    #[serde(default)]
-    stay_signed_in: bool,
-    ca_file: Option<String>,
-    #[serde(default)]
-    allow_insecure_http: bool,
 }
 
 #[derive(Serialize)]

@@ -8,17 +8,17 @@ use smarthunt_core::engine::EngineError;
 use smarthunt_core::session::SessionError;
 use smarthunt_core::transport::TransportError;
 
+use crate::calls::ErrorCode;
+
 #[derive(Debug, Clone, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct IpcError {
-    /// One of: not_signed_in, signed_out, invalid_credentials, unreachable,
-    /// keychain, bad_input, server, internal.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl IpcError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -26,20 +26,20 @@ impl IpcError {
     }
 
     pub fn bad_input(message: impl Into<String>) -> Self {
-        Self::new("bad_input", message)
+        Self::new(ErrorCode::BadInput, message)
     }
 }
 
-fn session_code(e: &SessionError) -> &'static str {
+fn session_code(e: &SessionError) -> ErrorCode {
     match e {
-        SessionError::InvalidCredentials => "invalid_credentials",
-        SessionError::SignedOut(_) => "signed_out",
-        SessionError::NotSignedIn => "not_signed_in",
-        SessionError::Network(_) => "unreachable",
+        SessionError::InvalidCredentials => ErrorCode::InvalidCredentials,
+        SessionError::SignedOut(_) => ErrorCode::SignedOut,
+        SessionError::NotSignedIn => ErrorCode::NotSignedIn,
+        SessionError::Network(_) => ErrorCode::Unreachable,
         // The user must give a CA file or fix the address.
-        SessionError::Tls(_) | SessionError::Redirected(_) => "bad_input",
-        SessionError::Server(_) | SessionError::Protocol(_) => "server",
-        SessionError::Keychain(_) => "keychain",
+        SessionError::Tls(_) | SessionError::Redirected(_) => ErrorCode::BadInput,
+        SessionError::Server(_) | SessionError::Protocol(_) => ErrorCode::Server,
+        SessionError::Keychain(_) => ErrorCode::Keychain,
     }
 }
 
@@ -48,10 +48,10 @@ impl From<AccountError> for IpcError {
         let code = match &e {
             AccountError::Transport(
                 TransportError::Network(_) | TransportError::Timeout | TransportError::Proxy(_),
-            ) => "unreachable",
-            AccountError::Transport(_) => "bad_input",
+            ) => ErrorCode::Unreachable,
+            AccountError::Transport(_) => ErrorCode::BadInput,
             AccountError::Session(s) => session_code(s),
-            AccountError::Config(_) => "internal",
+            AccountError::Config(_) => ErrorCode::Internal,
         };
         Self::new(code, e.to_string())
     }
@@ -60,16 +60,19 @@ impl From<AccountError> for IpcError {
 impl From<EngineError> for IpcError {
     fn from(e: EngineError) -> Self {
         let code = match &e {
-            EngineError::NotSignedIn => "not_signed_in",
-            EngineError::Stopped | EngineError::Store(_) => "internal",
+            EngineError::NotSignedIn => ErrorCode::NotSignedIn,
+            EngineError::NotFound { .. } | EngineError::NoBooking => ErrorCode::BadInput,
+            EngineError::Stopped | EngineError::Store(_) | EngineError::UserUnknown => {
+                ErrorCode::Internal
+            }
             EngineError::Api(a) => match a {
-                ApiError::SignedOut(_) => "signed_out",
-                ApiError::Network { .. } => "unreachable",
-                ApiError::Status(404) => "bad_input",
+                ApiError::SignedOut(_) => ErrorCode::SignedOut,
+                ApiError::Network { .. } => ErrorCode::Unreachable,
+                ApiError::Status(404) => ErrorCode::BadInput,
                 ApiError::Status(_)
                 | ApiError::Decode(_)
                 | ApiError::Redirected(_)
-                | ApiError::TooLarge(_) => "server",
+                | ApiError::TooLarge(_) => ErrorCode::Server,
                 ApiError::Session(s) => session_code(s),
             },
         };

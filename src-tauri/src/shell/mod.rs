@@ -22,6 +22,7 @@ use smarthunt_core::secret::SecretStore;
 use smarthunt_core::store::StoreError;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::calls::UiEvent;
 use crate::desktop_notifier::DesktopNotifier;
 use crate::keychain::Keychain;
 use window::WindowHost;
@@ -215,8 +216,8 @@ async fn forward_core_changes(app: Arc<App>, tray: tray::Tray) {
     let drawing = tokio::spawn(draw_tray(tray, for_tray));
     loop {
         let snapshot = status.borrow_and_update().clone();
-        to_tray.send_replace(snapshot.clone());
-        app.window.emit("status", &snapshot);
+        app.window.emit(UiEvent::Status(snapshot.clone()));
+        to_tray.send_replace(snapshot);
         loop {
             tokio::select! {
                 changed = status.changed() => {
@@ -228,9 +229,9 @@ async fn forward_core_changes(app: Arc<App>, tray: tray::Tray) {
                     break;
                 }
                 event = events.recv() => match event {
-                    Ok(e) => app.window.emit("engine-event", &e),
+                    Ok(e) => app.window.emit(UiEvent::EngineEvent(e)),
                     Err(RecvError::Lagged(_)) => {
-                        app.window.emit("engine-event", &EngineEvent::NotificationsChanged)
+                        app.window.emit(UiEvent::EngineEvent(EngineEvent::NotificationsChanged))
                     }
                     Err(RecvError::Closed) => {
                         drop(to_tray);

@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
 use super::error::IpcError;
 use super::App;
+use crate::calls::{ErrorCode, OpenItem, UiEvent};
 use crate::ipc::{self, ToTray, ToWindow, WireError};
 
 /// The window process's binary.
@@ -35,29 +35,6 @@ fn window_binary() -> std::io::Result<std::path::PathBuf> {
 /// Messages waiting for the window; past that, events are dropped and the
 /// window is told to reload once it reads again.
 const WINDOW_QUEUE: usize = 256;
-
-/// What the window should show when it opens.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OpenItem {
-    /// "notifications", "chat" or "settings".
-    pub view: &'static str,
-    pub local_id: Option<i64>,
-    pub other_id: Option<i64>,
-    /// A conversation opens with its composer focused (Reply).
-    pub compose: bool,
-}
-
-impl OpenItem {
-    pub fn view(view: &'static str) -> Self {
-        Self {
-            view,
-            local_id: None,
-            other_id: None,
-            compose: false,
-        }
-    }
-}
 
 /// The window's process and connection, as far as the tray knows them.
 /// Cheap to clone: clones share one state.
@@ -119,7 +96,7 @@ impl WindowHost {
         if inner.link.is_some() {
             inner.send(ToWindow::Raise);
             match item {
-                Some(item) if inner.ready => inner.send(event("open-item", &item)),
+                Some(item) if inner.ready => inner.send(event(UiEvent::OpenItem(item))),
                 // Its page asks with `window_opened` once it listens.
                 Some(item) => inner.pending_open = Some(item),
                 None => {}
@@ -191,10 +168,10 @@ impl WindowHost {
     }
 
     /// Sends an event to the window, if one is open.
-    pub fn emit(&self, name: &str, payload: &impl Serialize) {
+    pub fn emit(&self, e: UiEvent) {
         let mut inner = self.lock();
         if inner.link.is_some() {
-            inner.send(event(name, payload));
+            inner.send(event(e));
         }
     }
 
@@ -227,10 +204,9 @@ impl Inner {
     fn send(&mut self, message: ToWindow) {
         let Some(link) = &self.link else { return };
         if self.lagged {
-            let reload = event(
-                "engine-event",
-                &smarthunt_core::engine::EngineEvent::NotificationsChanged,
-            );
+            let reload = event(UiEvent::EngineEvent(
+                smarthunt_core::engine::EngineEvent::NotificationsChanged,
+            ));
             if link.try_send(reload).is_err() {
                 return;
             }
@@ -242,10 +218,11 @@ impl Inner {
     }
 }
 
-fn event(name: &str, payload: &impl Serialize) -> ToWindow {
+fn event(e: UiEvent) -> ToWindow {
+    let mut v = serde_json::to_value(e).unwrap_or_default();
     ToWindow::Event {
-        name: name.to_owned(),
-        payload: serde_json::to_value(payload).unwrap_or_default(),
+        name: v["name"].as_str().unwrap_or_default().to_owned(),
+        payload: v["payload"].take(),
     }
 }
 
@@ -333,13 +310,13 @@ async fn connection(app: Arc<App>, stream: UnixStream) {
             Ok(ToTray::Window) if !trusted => {
                 tracing::warn!("a connection without the secret asked for the window's events");
             }
-            Ok(ToTray::Call { id, cmd, args }) => {
+            Ok(ToTray::Call { id, call }) => {
                 let Ok(slot) = calls.clone().acquire_owned().await else {
                     break;
                 };
                 let (app, tx) = (app.clone(), tx.clone());
                 tokio::spawn(async move {
-                    let result = super::commands::dispatch(&app, &cmd, args).await;
+                    let result = super::commands::dispatch(&app, call).await;
                     let _ = tx.send(reply(id, result)).await;
                     drop(slot);
                 });
@@ -374,7 +351,7 @@ fn reply(id: u64, result: Result<serde_json::Value, IpcError>) -> ToWindow {
         Ok(v) if ipc::encoded_len(&v) > ipc::MAX_REPLY_LINE - REPLY_ENVELOPE => {
             tracing::warn!(id, "an answer too long for the window; refused");
             Err(IpcError::new(
-                "server",
+                ErrorCode::Server,
                 "The answer is too large to show; nothing was changed.",
             ))
         }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use smarthunt_tray::calls::{Call, ErrorCode};
 use smarthunt_tray::ipc::{self, ToTray, ToWindow, WireError, WireReader};
 use tauri::ipc::{Invoke, InvokeBody};
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
@@ -182,17 +183,30 @@ impl Tray {
         }
     }
 
-    /// Runs the page's command `cmd` in the tray app.
+    /// Runs the page's command `cmd` in the tray app; a command that is not
+    /// one of [`Call`]'s, or arguments that do not fit it, are refused here.
     async fn call(&self, cmd: String, args: Value) -> Result<Value, Value> {
+        let mut wire = serde_json::Map::new();
+        wire.insert("cmd".into(), Value::String(cmd));
+        wire.insert("args".into(), args);
+        let call = match Call::from_wire(wire) {
+            Ok(call) => call,
+            Err(e) => {
+                return Err(json!({
+                    "code": ErrorCode::BadInput,
+                    "message": format!("The window sent a call that is not understood: {e}"),
+                }))
+            }
+        };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.waiting().insert(id, tx);
-        if self.out.send(ToTray::Call { id, cmd, args }).await.is_err() {
+        if self.out.send(ToTray::Call { id, call }).await.is_err() {
             self.waiting().remove(&id);
         }
         // Dropped unanswered when the tray app goes.
         rx.await.unwrap_or_else(|_| {
-            Err(json!({"code": "internal", "message": "The SmartHunt app has stopped."}))
+            Err(json!({"code": ErrorCode::Internal, "message": "The SmartHunt app has stopped."}))
         })
     }
 

@@ -10,6 +10,7 @@
 //! Bad data on disk (a foreign file, a corrupted page, a field edited by hand)
 //! comes back as a [`StoreError`] or a defaulted field, never a panic.
 
+mod cell;
 mod chat;
 mod checkpoint;
 mod lock;
@@ -23,6 +24,8 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
+pub use cell::CellError;
+pub(crate) use cell::StoreCell;
 pub use chat::{Conversation, StoredChatMessage};
 pub use lock::DataDirLock;
 pub use notifications::{Inserted, ListQuery, StoredNotification};
