@@ -61,7 +61,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         None if cli.demo && cli.headless => block_on(smarthunt_tray::demo::headless()),
         #[cfg(feature = "demo")]
-        None if cli.demo => shell::run_demo(),
+        None if cli.demo => shell::run_demo(cli.hidden),
         #[cfg(not(feature = "demo"))]
         None if cli.demo => {
             eprintln!("smarthunt-tray: this build has no demo (built without the `demo` feature)");

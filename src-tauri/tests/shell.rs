@@ -358,6 +358,32 @@ fn a_spoofed_action_from_another_bus_client_changes_nothing() {
 }
 
 #[test]
+fn while_the_demo_runs_a_second_launch_opens_the_demos_window() {
+    let mut tray = Tray::start(true);
+    let mut demo = tray.launch(&["--demo", "--hidden"]);
+    let (item, _) = tray.item();
+    assert!(!item.is_empty(), "the demo's tray item");
+    assert!(!tray.window_exists(), "hidden at start");
+    // As a person clicking the launcher: the usual command, no arguments.
+    let mut second = tray.launch(&[]);
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second launch started an app of its own instead of handing over"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "it hands over and exits: {status}");
+    wait_until("the demo shows its window", || tray.window_exists());
+    assert!(demo.try_wait().unwrap().is_none(), "the demo runs on");
+    assert!(terminate(&mut demo).success());
+}
+
+#[test]
 fn a_second_launch_exits_and_the_first_shows_its_window() {
     let tray = Tray::start(true);
     let server = Server::start();

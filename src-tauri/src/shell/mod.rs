@@ -63,20 +63,30 @@ const HAND_OVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 pub fn run(data_dir: PathBuf, hidden: bool) -> u8 {
     crate::block_on(async {
         let terminated = crate::headless::termination();
-        launch(data_dir, hidden, Arc::new(Keychain), terminated).await
+        launch(data_dir, hidden, Arc::new(Keychain), None, terminated).await
     })
 }
 
-/// The tray app signed in to an embedded dev server with its scenario.
+/// The tray app signed in to an embedded dev server with its scenario. It
+/// also answers second launches on the usual data dir while no app runs
+/// there: a person clicking the launcher during the demo gets its window.
 #[cfg(feature = "demo")]
-pub fn run_demo() -> u8 {
+pub fn run_demo(hidden: bool) -> u8 {
     crate::block_on(async {
         let terminated = crate::headless::termination();
         let demo = match crate::demo::Demo::start().await {
             Ok(d) => d,
             Err(code) => return code,
         };
-        let code = launch(demo.dir.clone(), false, demo.secrets.clone(), terminated).await;
+        let usual = Some(crate::data_dir());
+        let code = launch(
+            demo.dir.clone(),
+            hidden,
+            demo.secrets.clone(),
+            usual,
+            terminated,
+        )
+        .await;
         demo.stop().await;
         code
     })
@@ -84,11 +94,14 @@ pub fn run_demo() -> u8 {
 
 /// Runs the tray app until Quit or `terminated` (SIGTERM, the session
 /// ending, or Ctrl-C: see [`crate::headless::termination`], watched by the
-/// caller from its start so that start-up ends cleanly too).
+/// caller from its start so that start-up ends cleanly too). `answers_for`:
+/// another data dir whose second launches this one answers (shows its
+/// window), while nothing else listens there.
 async fn launch(
     data_dir: PathBuf,
     hidden: bool,
     secrets: Arc<dyn SecretStore>,
+    answers_for: Option<PathBuf>,
     terminated: impl std::future::Future<Output = ()>,
 ) -> u8 {
     // First: a second launch hands over to the running one and exits.
@@ -139,6 +152,10 @@ async fn launch(
     // The socket serves first: a second launch that hands over to this one
     // gets its window even while the desktop is slow to answer below.
     let serving = tokio::spawn(window::serve(app.clone(), listener));
+    let answering = match answers_for {
+        Some(other) => window::answer_for(app.clone(), &other).await,
+        None => None,
+    };
     let tray = tray::Tray::create(app.clone()).await;
     let forwarding = tokio::spawn(forward_core_changes(app.clone(), tray));
     actions::serve(app.clone(), actions_rx, notifier);
@@ -161,6 +178,9 @@ async fn launch(
     // The window ends when its connection does.
     serving.abort();
     let _ = std::fs::remove_file(crate::ipc::socket_path(&data_dir));
+    if let Some(answering) = answering {
+        answering.stop();
+    }
     engine.shutdown().await;
     task.join().await;
     watcher.abort();

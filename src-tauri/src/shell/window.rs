@@ -249,15 +249,60 @@ pub async fn hand_over(data_dir: &Path, hidden: bool, wait: Duration) -> Result<
 /// Listens on the data dir's socket (after `hand_over` found nobody on it:
 /// a file left there is a dead instance's).
 pub fn listen(data_dir: &Path) -> std::io::Result<UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = ipc::socket_path(data_dir);
     smarthunt_core::private::ensure_dir(data_dir).map_err(std::io::Error::other)?;
-    match std::fs::remove_file(&path) {
+    listen_at(&ipc::socket_path(data_dir))
+}
+
+/// Serving another data dir's socket (see [`answer_for`]).
+pub struct Answering {
+    path: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Answering {
+    /// Stops answering and takes the socket away.
+    pub fn stop(self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Answers launches on `other`'s socket with this app's window, while no
+/// app runs there. Connections there are never trusted (they hold no
+/// window secret): they may only ask to show the window. The socket is in
+/// the runtime dir (in `other` only where there is none, as a launch on
+/// it would put it).
+pub async fn answer_for(app: Arc<App>, other: &Path) -> Option<Answering> {
+    if !matches!(hand_over(other, true, Duration::ZERO).await, Ok(false)) {
+        return None;
+    }
+    let path = ipc::socket_path(other);
+    let listening = path
+        .parent()
+        .map_or(Ok(()), |dir| {
+            smarthunt_core::private::ensure_dir(dir).map_err(std::io::Error::other)
+        })
+        .and_then(|()| listen_at(&path));
+    match listening {
+        Ok(listener) => Some(Answering {
+            path,
+            task: tokio::spawn(serve(app, listener)),
+        }),
+        Err(e) => {
+            tracing::info!(error = %e, "cannot answer launches on the usual data dir");
+            None
+        }
+    }
+}
+
+fn listen_at(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::remove_file(path) {
         Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let listener = UnixListener::bind(&path)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(listener)
 }
 
