@@ -357,6 +357,14 @@ fn a_spoofed_action_from_another_bus_client_changes_nothing() {
     terminate(&mut app);
 }
 
+/// Launches the app again, as from the launcher (no arguments), and waits
+/// for that launch to exit; `otherwise` says what it means if it does not.
+fn second_launch_exits(tray: &Tray, otherwise: &str) -> std::process::ExitStatus {
+    let mut second = tray.launch(&[]);
+    wait_until(otherwise, || second.try_wait().unwrap().is_some());
+    second.wait().unwrap()
+}
+
 #[test]
 fn while_the_demo_runs_a_second_launch_opens_the_demos_window() {
     let mut tray = Tray::start(true);
@@ -364,19 +372,10 @@ fn while_the_demo_runs_a_second_launch_opens_the_demos_window() {
     let (item, _) = tray.item();
     assert!(!item.is_empty(), "the demo's tray item");
     assert!(!tray.window_exists(), "hidden at start");
-    // As a person clicking the launcher: the usual command, no arguments.
-    let mut second = tray.launch(&[]);
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = second.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the second launch started an app of its own instead of handing over"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = second_launch_exits(
+        &tray,
+        "the second launch started an app of its own instead of handing over",
+    );
     assert!(status.success(), "it hands over and exits: {status}");
     wait_until("the demo shows its window", || tray.window_exists());
     assert!(demo.try_wait().unwrap().is_none(), "the demo runs on");
@@ -391,18 +390,7 @@ fn a_second_launch_exits_and_the_first_shows_its_window() {
     let mut first = tray.launch(&["--hidden"]);
     wait_until("connected", || server.connections() >= 1);
     assert!(!tray.window_exists(), "hidden at start");
-    let mut second = tray.launch(&[]);
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = second.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the second instance did not exit"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = second_launch_exits(&tray, "the second instance did not exit");
     assert!(
         status.success(),
         "the second instance exits cleanly: {status}"
