@@ -453,3 +453,71 @@ fn reply_in_a_message_popup_opens_the_conversation_ready_to_type() {
         server.messages_saying(("landlord", "landlord-pass"), "It says 4711.") == 1
     });
 }
+
+/// The visible text of what `selector` finds whose text matches `pattern`
+/// (a JavaScript regular expression, case-insensitive); for `body *`, only
+/// the page's leaves.
+fn visible_texts(w: &Window, selector: &str, pattern: &str) -> Vec<String> {
+    let script = format!(
+        "return [...document.querySelectorAll('{selector}')]\
+           .filter((e) => (e.children.length === 0 || '{selector}' !== 'body *')\
+             && e.getClientRects().length > 0 && /{pattern}/i.test(e.textContent.trim()))\
+           .map((e) => e.textContent.trim());"
+    );
+    w.script(&script)
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_first_run_is_the_sign_in_form_alone_and_the_keyboard_signs_in() {
+    let server = Server::start();
+    let tray = Tray::start(true);
+    let _app = tray.launch(&["--hidden"]);
+    let w = Window::open(&tray);
+    // What a new user sees: the sign-in form, its server field ready.
+    w.wait_for(
+        "css selector",
+        "#panel-settings:not([hidden]) form.signin:not([hidden])",
+    );
+    assert_eq!(
+        w.script("return document.activeElement?.getAttribute('autocomplete');"),
+        json!("url"),
+        "the server field has the focus"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    w.screenshot("window-first-run");
+    // Nothing competes with it: an account's settings wait for an account.
+    assert!(visible_texts(&w, "body *", "^Quiet hours$").is_empty());
+    assert!(visible_texts(&w, "body *", "Pause for 1 hour").is_empty());
+    // "Not signed in" is said once, in the status bar, never twice.
+    let said = visible_texts(&w, "body *", "not signed in");
+    assert!(said.len() <= 1, "said more than once: {said:?}");
+    // The notifications: one prompt to sign in (the banner), no filters.
+    w.click_on("css selector", "#tab-notifications");
+    w.wait_for("css selector", ".banner:not([hidden])");
+    let buttons = visible_texts(&w, "button", "^Sign in");
+    assert_eq!(buttons.len(), 1, "one way to sign in: {buttons:?}");
+    assert!(
+        w.css("#filter-kind").is_empty()
+            || w.script("return document.getElementById('filter-kind').getClientRects().length;")
+                == json!(0),
+        "no filters before there is anything to filter"
+    );
+    // Back to the form from the banner, and signed in by keyboard alone.
+    w.click_on("css selector", ".banner button");
+    w.wait_for("css selector", "#panel-settings:not([hidden])");
+    w.keys(&format!(
+        "{}\u{E004}tenant\u{E004}tenant-pass\u{E007}",
+        server.url
+    ));
+    wait_until("signed in and connected", || server.connections() >= 1);
+    w.wait_for("css selector", "#panel-notifications:not([hidden])");
+    w.wait_for("css selector", "#filter-kind");
+    assert!(visible_texts(&w, "body *", "not signed in").is_empty());
+}

@@ -12,7 +12,7 @@ import {
   messageSenderOf, nextQuery, prependPage, prevQuery, refreshQueries, visibleRows,
 } from './lib/notification-feed.js';
 import { normalizeChange, signInErrorField, validateSignIn } from './lib/settings-rules.js';
-import { accountKey, isSignedIn } from './lib/status-text.js';
+import { accountKey, isSignedIn, needsSignIn } from './lib/status-text.js';
 
 /** Messages per thread page. */
 export const THREAD_PAGE = 50;
@@ -400,6 +400,8 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
       const who = await ipc.signIn(checked.args);
       store.update('settings', { signInBusy: false, signInSeq: store.get().settings.signInSeq + 1 });
       announce(`Signed in as ${who?.username ?? checked.args.username}.`);
+      // Then their notifications.
+      showView('notifications');
       await refreshStatus();
       await reloadAll();
       return true;
@@ -514,13 +516,20 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
   }
 
   /** Listens to the shell, then loads everything. */
-  async function start() {
+  /**
+   * Listens to the shell, then loads everything. `signInFirst`: nobody
+   * asked for a view, so someone who must sign in sees the sign-in form
+   * first.
+   * @param {{signInFirst?: boolean}} [opts]
+   */
+  async function start({ signInFirst = false } = {}) {
     await Promise.all([
       ipc.on('status', (p) => applyStatus(p)),
       ipc.on('engine-event', (p) => onEngineEvent(p)),
       ipc.on('open-item', (p) => onOpenItem(p)),
     ]);
     await refreshStatus();
+    if (signInFirst && needsSignIn(store.get().status)) requestSignIn();
     await Promise.all([refreshSettings(), loadNext(), refreshConversations(), windowShown()]);
   }
 

@@ -69,4 +69,4 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') void actions.windowShown();
 });
 
-void actions.start();
+void actions.start({ signInFirst: !initialView });

@@ -288,3 +288,26 @@ test('a list that fails to load says why and loads again on retry', async () => 
   assert.equal(store.get().notifications.error, null);
   assert.equal(titles(store).length, 3);
 });
+
+test('a first run opens on the sign-in form, and a sign-in then shows the notifications', async () => {
+  const { core, store, actions } = setup();
+  core.status = { connection: { state: 'not_signed_in' }, unread: 0, account: null, outbox_pending: 0, paused_until_ms: null };
+  await actions.start({ signInFirst: true });
+  assert.equal(store.get().view, 'settings');
+  assert.equal(store.get().focusRequest?.target, 'sign-in', 'the form has the focus');
+  core.status = { connection: { state: 'connected', variant: 'documented' }, unread: 0, account: landlord, outbox_pending: 0, paused_until_ms: null };
+  const ok = await actions.signIn({ server: 'https://s', username: 'maria', password: 'p', staySignedIn: false, caFile: '', allowInsecureHttp: false });
+  assert.equal(ok, true);
+  assert.equal(store.get().view, 'notifications');
+});
+
+test('a view asked for, or an account signed in, keeps the first view', async () => {
+  const signedOut = setup();
+  signedOut.core.status = { connection: { state: 'signed_out', reason: 'x' }, unread: 0, account: null, outbox_pending: 0, paused_until_ms: null };
+  await signedOut.actions.start({ signInFirst: false });
+  assert.equal(signedOut.store.get().view, 'notifications', 'a view was asked for');
+  const signedIn = setup();
+  await signedIn.actions.start({ signInFirst: true });
+  assert.equal(signedIn.store.get().view, 'notifications');
+  assert.equal(signedIn.store.get().focusRequest, null);
+});

@@ -201,14 +201,15 @@ export function listArgs(filter, q) {
  * What the list says when it has no rows.
  * @param {Filter} filter
  * @param {string|undefined} connection the connection state
- * @returns {{title: string, body: string, action: 'sign_in'|'clear_filter'|null}}
+ * @returns {{title: string, body: string, action: 'clear_filter'|null}}
  */
 export function emptyState(filter, connection) {
   if (connection === 'not_signed_in' || connection === 'signed_out') {
+    // The banner says why and offers the sign-in: said once, not twice.
     return {
-      title: connection === 'signed_out' ? 'You have been signed out' : 'You are not signed in',
-      body: 'Sign in to get booking requests, messages and maintenance updates here.',
-      action: 'sign_in',
+      title: 'No notifications yet',
+      body: 'Booking requests, messages and maintenance updates will appear here once you are signed in.',
+      action: null,
     };
   }
   if (filter.kind || filter.unreadOnly) {

@@ -56,6 +56,15 @@ export function describeConnection(status, now) {
 }
 
 /**
+ * True while the user must sign in (again) before anything else works:
+ * not signed in, signed out, no keychain, unreadable settings.
+ * @param {EngineStatus|null|undefined} status
+ */
+export function needsSignIn(status) {
+  return bannerFor(status) != null;
+}
+
+/**
  * The banner over every view when the user must act, or null.
  * @param {EngineStatus|null|undefined} status
  * @returns {{kind: string, title: string, message: string, detail: string|null, action: string}|null}

@@ -154,7 +154,7 @@ export function createChatView({ store, actions, timeOptions = {} }) {
     const signedOut = s.chat.error?.code === 'not_signed_in' || s.chat.error?.code === 'signed_out';
     show(empty, s.chat.loaded && rows.length === 0 && (!s.chat.error || signedOut));
     setText(emptyBody, signedOut
-      ? 'Sign in to see your conversations.'
+      ? 'Your conversations will appear here once you are signed in.'
       : 'Messages between you and your tenants or landlords will appear here.');
     show(listError, Boolean(s.chat.error) && !signedOut);
     setText(listError, s.chat.error?.message ?? '');

@@ -7,6 +7,7 @@
 import { h, reconcile, setText, show, timeBucket } from '../lib/dom.js';
 import { icon } from '../lib/icons.js';
 import { isActivation, listTarget, rowHandlesKey } from '../lib/keyboard.js';
+import { needsSignIn } from '../lib/status-text.js';
 import {
   formatFull, formatRelative, kindLabel, normalizeKind, notificationTimeMs, notificationTitle, singleLine,
 } from '../lib/format.js';
@@ -141,12 +142,7 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
   let currentKey = null;
   /** @type {AppState|null} */
   let prev = null;
-  let emptyActionKind = '';
-
-  emptyAction.addEventListener('click', () => {
-    if (emptyActionKind === 'sign_in') actions.requestSignIn();
-    else void actions.setFilter({ kind: null, unreadOnly: false });
-  });
+  emptyAction.addEventListener('click', () => { void actions.setFilter({ kind: null, unreadOnly: false }); });
 
   /** @returns {HTMLElement[]} */
   const rowEls = () => /** @type {HTMLElement[]} */ ([...feed.children]);
@@ -269,9 +265,8 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
       const e = emptyState(n.filter, conn);
       setText(emptyTitle, e.title);
       setText(emptyBody, e.body);
-      emptyActionKind = e.action ?? '';
       show(emptyAction, Boolean(e.action));
-      setText(emptyAction, e.action === 'sign_in' ? 'Sign in' : 'Show all notifications');
+      setText(emptyAction, 'Show all notifications');
     }
     let text = '';
     if (error) text = error.message;
@@ -282,6 +277,8 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
     show(footer, Boolean(text));
     show(retry, Boolean(error));
     show(newAbove, n.newAbove && n.pager.start > 0);
+    // Nothing to filter or mark before signing in.
+    show(toolbar, !sessionError && !needsSignIn(s.status));
     markAll.disabled = n.markAllBusy || (s.status?.unread ?? 0) === 0;
     setText(/** @type {Node} */ (markAll.lastChild), n.markAllBusy ? 'Marking…' : 'Mark all read');
     show(markAllError, Boolean(n.markAllError));

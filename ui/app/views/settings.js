@@ -141,12 +141,17 @@ export function createSettingsView({ store, actions, timeOptions = {} }) {
   const saveError = h('p', { class: 'inline-error', role: 'alert', hidden: true });
 
   const notificationControls = [popups, sound.wrap];
-  const body = h('div', { class: 'settings' },
-    section('Account', accountIntro, who, signInForm),
+  // An account's own settings: shown once someone is signed in, so that a
+  // first run is the sign-in form alone.
+  const accountSettings = [
     section('Popups', ...notificationControls),
     section('Quiet hours', quietOn.wrap, h('div', { class: 'time-row' }, quietStart.wrap, quietEnd.wrap), quietError),
     section('Pause popups', pauseState, h('div', { class: 'btn-row' }, pauseHour, pauseTomorrow, resume)),
     section('Startup', autostart.wrap),
+  ];
+  const body = h('div', { class: 'settings' },
+    section('Account', accountIntro, who, signInForm),
+    ...accountSettings,
     saveError, saved);
   const scroller = h('div', { class: 'scroller' }, body);
   const el = h('section', { class: 'panel', id: 'panel-settings', role: 'tabpanel', 'aria-labelledby': 'tab-settings', hidden: true },
@@ -169,6 +174,7 @@ export function createSettingsView({ store, actions, timeOptions = {} }) {
     show(who, signedIn);
     show(accountIntro, !signedIn);
     show(signInForm, !signedIn);
+    for (const s of accountSettings) show(s, signedIn);
     if (signedIn && account) {
       setText(whoName, account.username);
       setText(whoAvatar, initials(account.username));
