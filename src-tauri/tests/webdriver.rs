@@ -5,6 +5,7 @@
 mod desktop;
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -231,6 +232,15 @@ impl Window {
         self.call(
             "POST",
             &self.s("/execute/sync"),
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Runs `script` that ends by calling its last argument with a result.
+    fn script_async(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            &self.s("/execute/async"),
             Some(json!({"script": script, "args": []})),
         )
     }
@@ -520,4 +530,72 @@ fn a_first_run_is_the_sign_in_form_alone_and_the_keyboard_signs_in() {
     w.wait_for("css selector", "#panel-notifications:not([hidden])");
     w.wait_for("css selector", "#filter-kind");
     assert!(visible_texts(&w, "body *", "not signed in").is_empty());
+}
+
+/// axe-core's serious and critical violations on the page as it is now,
+/// one line each (rule, what it asks, where). axe-core comes from the
+/// repository's `node_modules` (`npm ci`, which ./run-tests runs first).
+fn accessibility_violations(w: &Window) -> Vec<String> {
+    let axe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&axe)
+        .unwrap_or_else(|e| panic!("axe-core at {}: {e}; run `npm ci` first", axe.display()));
+    w.script(&format!("{source}\nreturn typeof axe;"));
+    let found = w.script_async(
+        "const done = arguments[arguments.length - 1];\
+         axe.run(document, { resultTypes: ['violations'] })\
+           .then((r) => done(r.violations\
+             .filter((v) => v.impact === 'serious' || v.impact === 'critical')\
+             .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)))\
+           .catch((e) => done([`axe failed: ${e}`]));",
+    );
+    found
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![format!("axe gave no list: {found}")])
+}
+
+#[test]
+fn every_view_has_no_serious_accessibility_violation() {
+    let server = Server::start();
+    let (tray, _app, w) = signed_in_window(("landlord", "landlord-pass"), &server);
+    wait_until("connected", || server.connections() >= 1);
+    server.control("booking_request", json!({"tenant": "tenant"}));
+    server.control(
+        "message",
+        json!({"from": "tenant", "to": "landlord", "content": "Is the flat free in May?"}),
+    );
+    w.wait_for(
+        "xpath",
+        "//article[contains(@class,'note')][.//*[contains(., 'booking')]]",
+    );
+    let mut found = Vec::new();
+    let mut check = |view: &str, w: &Window| {
+        for v in accessibility_violations(w) {
+            found.push(format!("{view}: {v}"));
+        }
+    };
+    check("notifications", &w);
+    let request = "//article[contains(@class,'note')][.//*[contains(., 'booking')]]";
+    w.click_on("xpath", request);
+    w.wait_for("xpath", "//button[normalize-space(.)='Approve']");
+    check("an opened booking request", &w);
+    w.click_on("css selector", "#tab-chat");
+    let conversation = "//*[@id='panel-chat' and not(@hidden)]//button[contains(., 'Tom')]";
+    w.wait_for("xpath", conversation);
+    check("chat list", &w);
+    w.click_on("xpath", conversation);
+    w.wait_for("css selector", "#composer");
+    check("chat thread", &w);
+    w.click_on("css selector", "#tab-settings");
+    w.wait_for("css selector", "#panel-settings:not([hidden])");
+    check("settings", &w);
+    w.click_button("Sign out");
+    w.wait_for("css selector", "form.signin:not([hidden])");
+    check("signed out", &w);
+    drop(tray);
+    assert!(found.is_empty(), "{}", found.join("\n"));
 }

@@ -66,9 +66,13 @@ export function createChatView({ store, actions, timeOptions = {} }) {
     on: { click: () => actions.closeConversation() },
   }, icon('back'));
   const older = h('button', { type: 'button', class: 'btn btn-ghost btn-small older', hidden: true, on: { click: () => { void loadOlder(); } } }, 'Show older messages');
-  const messages = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-labelledby': 'thread-name' });
+  // A list of messages inside a live log (a role on the list itself would
+  // take its list semantics away); the scroller takes the keyboard's focus,
+  // so the arrow keys and Page Up/Down scroll the thread.
+  const messages = h('ol', { class: 'messages' });
+  const log = h('div', { role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-labelledby': 'thread-name' }, messages);
   const threadStatus = h('p', { class: 'muted thread-status', hidden: true });
-  const threadScroller = h('div', { class: 'scroller thread-scroller' }, older, threadStatus, messages);
+  const threadScroller = h('div', { class: 'scroller thread-scroller', role: 'region', tabIndex: 0, 'aria-labelledby': 'thread-name' }, older, threadStatus, log);
   const composer = h('textarea', {
     id: 'composer', class: 'composer-input', rows: 1, placeholder: 'Write a message…', autocomplete: 'off', spellcheck: true,
   });
@@ -81,7 +85,8 @@ export function createChatView({ store, actions, timeOptions = {} }) {
     h('div', { class: 'thread-bar' }, back, threadAvatar, threadName),
     threadScroller, sendError, form);
 
-  const el = h('section', { class: 'panel', id: 'panel-chat', role: 'tabpanel', 'aria-labelledby': 'tab-chat', hidden: true }, listPane, threadPane);
+  const el = h('section', { class: 'panel', id: 'panel-chat', role: 'tabpanel', 'aria-labelledby': 'tab-chat', hidden: true },
+    h('h1', { class: 'visually-hidden' }, 'Chat'), listPane, threadPane);
 
   /** @type {Map<string, {el: HTMLElement, sig: string}>} */
   const convCache = new Map();

@@ -134,7 +134,8 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
     h('div', { class: 'detail-bar' }, back),
     h('div', { class: 'scroller' }, detailBody));
 
-  const el = h('section', { class: 'panel', id: 'panel-notifications', role: 'tabpanel', 'aria-labelledby': 'tab-notifications' }, listPane, detail);
+  const el = h('section', { class: 'panel', id: 'panel-notifications', role: 'tabpanel', 'aria-labelledby': 'tab-notifications' },
+    h('h1', { class: 'visually-hidden' }, 'Notifications'), listPane, detail);
 
   /** @type {Map<string, {el: HTMLElement, sig: string}>} */
   const rows = new Map();

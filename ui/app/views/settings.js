@@ -155,7 +155,7 @@ export function createSettingsView({ store, actions, timeOptions = {} }) {
     saveError, saved);
   const scroller = h('div', { class: 'scroller' }, body);
   const el = h('section', { class: 'panel', id: 'panel-settings', role: 'tabpanel', 'aria-labelledby': 'tab-settings', hidden: true },
-    h('div', { class: 'pane' }, scroller));
+    h('h1', { class: 'visually-hidden' }, 'Settings'), h('div', { class: 'pane' }, scroller));
 
   /** @type {AppState|null} */
   let prev = null;
