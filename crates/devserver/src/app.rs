@@ -22,6 +22,9 @@ use crate::{wire, Variant};
 /// Upper bound of one `/control/flood`.
 pub const MAX_FLOOD: u64 = 1_000_000;
 
+/// A flood is stored and pushed this many at a time.
+const FLOOD_CHUNK: u64 = 1_000;
+
 /// Counters since start, as `GET /control/stats` reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
@@ -368,28 +371,40 @@ impl App {
         let range = self
             .db
             .call(move |c| {
-                let tx = c.transaction()?;
-                let mut rows = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+                // Stored and pushed a chunk at a time, as a server that
+                // creates them one by one pushes each as it goes: clients
+                // start on the first while the last are still being stored.
                 let now = wire::now_us();
-                for i in 1..=count {
-                    let data = json!({ "flood_index": i, "flood_count": count });
-                    rows.push(db::insert_notification(
-                        &tx,
-                        user_id,
-                        &format!("Notification {i} of {count}"),
-                        &format!("Flood notification number {i}."),
-                        &notification_type,
-                        &data,
-                        now,
-                    )?);
+                let mut range: Option<(i64, i64)> = None;
+                let mut from = 1;
+                while from <= count {
+                    let to = (from + FLOOD_CHUNK - 1).min(count);
+                    let tx = c.transaction()?;
+                    let mut rows = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
+                    for i in from..=to {
+                        let data = json!({ "flood_index": i, "flood_count": count });
+                        rows.push(db::insert_notification(
+                            &tx,
+                            user_id,
+                            &format!("Notification {i} of {count}"),
+                            &format!("Flood notification number {i}."),
+                            &notification_type,
+                            &data,
+                            now,
+                        )?);
+                    }
+                    let unread = db::unread_count(&tx, user_id)?;
+                    tx.commit()?;
+                    let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+                    for (i, n) in (1i64..).zip(rows.iter()) {
+                        hub.push_notification(n, unread - total + i);
+                    }
+                    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+                        range = Some((range.map_or(first.id, |r| r.0), last.id));
+                    }
+                    from = to + 1;
                 }
-                let unread = db::unread_count(&tx, user_id)?;
-                tx.commit()?;
-                let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-                for (i, n) in (1i64..).zip(rows.iter()) {
-                    hub.push_notification(n, unread - total + i);
-                }
-                Ok(rows.first().map(|f| f.id).zip(rows.last().map(|l| l.id)))
+                Ok(range)
             })
             .await?;
         Ok(range)

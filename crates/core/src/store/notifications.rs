@@ -101,10 +101,9 @@ impl Store {
         now_ms: i64,
         window_ms: i64,
     ) -> Result<Inserted, StoreError> {
-        let tx = self.conn.transaction()?;
-        let r = insert_one(&tx, n, now_ms, window_ms)?;
-        tx.commit()?;
-        Ok(r)
+        let mut r = self.insert_notifications(std::slice::from_ref(n), now_ms, window_ms)?;
+        r.pop()
+            .ok_or_else(|| StoreError::Io("an insert gave no result".into()))
     }
 
     /// [`Self::insert_notification`] for many (a catch-up page), in one
@@ -117,10 +116,7 @@ impl Store {
         window_ms: i64,
     ) -> Result<Vec<Inserted>, StoreError> {
         let tx = self.conn.transaction()?;
-        let r = ns
-            .iter()
-            .map(|n| insert_one(&tx, n, now_ms, window_ms))
-            .collect::<Result<Vec<_>, _>>()?;
+        let r = insert_all(&tx, ns, now_ms, window_ms)?;
         tx.commit()?;
         Ok(r)
     }
@@ -319,6 +315,48 @@ impl Store {
     }
 }
 
+/// Inserts (or merges) each of `ns` in order, and adds the new rows to
+/// `notification_counts`, once per kind. A kind's counter row exists
+/// before any row is written, so that an update trigger fired by a merge
+/// into a row inserted earlier in the same transaction finds it (it may
+/// go below zero until the inserts are added at the end).
+fn insert_all(
+    tx: &Connection,
+    ns: &[IncomingNotification],
+    now_ms: i64,
+    window_ms: i64,
+) -> Result<Vec<Inserted>, StoreError> {
+    let mut added: Vec<(&str, i64, i64)> = Vec::new();
+    for n in ns {
+        let kind = n.kind.as_str();
+        if !added.iter().any(|(k, _, _)| *k == kind) {
+            tx.prepare_cached("INSERT OR IGNORE INTO notification_counts (kind) VALUES (?1)")?
+                .execute([kind])?;
+            added.push((kind, 0, 0));
+        }
+    }
+    let mut results = Vec::with_capacity(ns.len());
+    for n in ns {
+        let r = insert_one(tx, n, now_ms, window_ms)?;
+        if let Inserted::New(_) = r {
+            let kind = n.kind.as_str();
+            if let Some(counts) = added.iter_mut().find(|(k, _, _)| *k == kind) {
+                counts.1 += 1;
+                counts.2 += i64::from(!n.is_read.unwrap_or(false));
+            }
+        }
+        results.push(r);
+    }
+    let mut st = tx.prepare_cached(
+        "UPDATE notification_counts SET total = total + ?2, unread = unread + ?3 WHERE kind = ?1",
+    )?;
+    for (kind, total, unread) in added.into_iter().filter(|(_, t, _)| *t > 0) {
+        st.execute(params![kind, total, unread])?;
+    }
+    Ok(results)
+}
+
+/// Inserts or merges one notification; [`insert_all`] counts it.
 fn insert_one(
     tx: &Connection,
     n: &IncomingNotification,
@@ -520,6 +558,33 @@ pub(super) mod tests {
         assert_eq!(s.unread_count().unwrap(), unread as u64, "unread");
         let by_kind: u64 = s.unread_by_kind().unwrap().values().sum();
         assert_eq!(by_kind, unread as u64, "unread by kind");
+    }
+
+    #[test]
+    fn one_transaction_counts_its_inserts_even_when_a_later_one_merges_into_them() {
+        let mut s = Store::open_in_memory().unwrap();
+        // The first ever of its kind, then the same one read, then another
+        // kind: one batch, as a catch-up page or a burst stores them.
+        let first = incoming(Some(1), "Leak fixed", "Flat 2");
+        let mut read_again = first.clone();
+        read_again.is_read = Some(true);
+        let mut message = incoming(Some(2), "Hello", "from Tom");
+        message.kind = NotificationKind::Message;
+        let r = s
+            .insert_notifications(&[first, read_again, message], 1000, WINDOW)
+            .unwrap();
+        assert!(matches!(
+            r[..],
+            [Inserted::New(_), Inserted::Duplicate(_), Inserted::New(_)]
+        ));
+        assert_eq!(s.notification_count().unwrap(), 2);
+        assert_eq!(s.unread_count().unwrap(), 1);
+        assert_counters_consistent(&s);
+        // A single insert counts itself the same way.
+        s.insert_notification(&incoming(Some(3), "Later", "x"), 2000, WINDOW)
+            .unwrap();
+        assert_eq!(s.unread_count().unwrap(), 2);
+        assert_counters_consistent(&s);
     }
 
     #[test]
@@ -960,8 +1025,8 @@ pub(super) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("store.db")).unwrap();
         let t = Instant::now();
-        // Bulk fill through SQL (the triggers still keep the counters);
-        // 3/4 unread, kinds spread evenly.
+        // Bulk fill through SQL, then the counters the store would have
+        // kept; 3/4 unread, kinds spread evenly.
         s.conn
             .execute_batch(&format!(
                 "WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < {N})
@@ -972,7 +1037,9 @@ pub(super) mod tests {
                              WHEN 2 THEN 'maintenance' WHEN 3 THEN 'property'
                              WHEN 4 THEN 'review' ELSE 'general' END,
                         '{{\"booking_id\":' || i || '}}', '2026-01-02T03:04:05Z', i, i % 4 = 0, 1
-                 FROM seq;"
+                 FROM seq;
+                 INSERT OR REPLACE INTO notification_counts (kind, total, unread)
+                    SELECT kind, COUNT(*), SUM(is_read = 0) FROM notifications GROUP BY kind;"
             ))
             .unwrap();
         println!("bulk insert of {N} rows: {:?}", t.elapsed());

@@ -117,9 +117,17 @@ CREATE INDEX chat_by_peer ON chat_messages (peer_id, at_ms, local_id);
 CREATE INDEX chat_by_outbox ON chat_messages (outbox_id) WHERE outbox_id IS NOT NULL;
 "#;
 
+/// Version 2: inserts count themselves. The insert trigger's upsert of
+/// `notification_counts` ran once per row, a quarter of a burst's insert
+/// time; the store now adds each transaction's inserts per kind, once
+/// (`notifications::insert_all`). Updates and deletes keep their triggers.
+const V2: &str = r#"
+DROP TRIGGER notification_counts_on_insert;
+"#;
+
 /// Append only. A released step is never edited: add a new one.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -162,9 +170,35 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version, 2);
         assert_eq!(migrations().pending_migrations(&s.conn).unwrap(), 0);
         assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn a_version_1_store_keeps_its_counts_after_the_insert_trigger_goes() {
+        use crate::store::notifications::tests::{assert_counters_consistent, incoming};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            // A store as version 1 left it, its counts kept by the trigger.
+            let mut conn = rusqlite::Connection::open(&path).unwrap();
+            Migrations::new(vec![M::up(V1)])
+                .to_latest(&mut conn)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO notifications (server_id, title, body, kind, received_at, is_read)
+                 VALUES (1, 'a', 'x', 'booking', 1, 0), (2, 'b', 'x', 'message', 1, 1);",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.unread_count().unwrap(), 1);
+        s.insert_notification(&incoming(Some(3), "c", "x"), 2, 10_000)
+            .unwrap();
+        assert_eq!(s.notification_count().unwrap(), 3);
+        assert_eq!(s.unread_count().unwrap(), 2);
+        assert_counters_consistent(&s);
     }
 
     #[test]
