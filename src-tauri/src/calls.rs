@@ -53,6 +53,12 @@ pub enum Call {
     /// The window has loaded: reconcile with the server, and say what to
     /// show.
     WindowOpened {},
+    /// The first page of the notification list is on the screen (painted),
+    /// with this many rows. Logged, nothing more: the benchmarks time a
+    /// window's open by that line.
+    FirstPageShown {
+        rows: u32,
+    },
 }
 
 impl Call {

@@ -10,7 +10,10 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use desktop::{artefacts, wait_until, KillOnDrop, Server, Tray, WAIT, WINDOW_BIN, WINDOW_SECRET};
+use desktop::{
+    artefacts, wait_until, wait_until_long, KillOnDrop, Server, Tray, WAIT, WINDOW_BIN,
+    WINDOW_SECRET,
+};
 use serde_json::{json, Value};
 
 /// Element references are objects with one key that starts with this
@@ -396,7 +399,9 @@ fn chat_written_while_the_server_is_down_is_delivered_once() {
     w.screenshot("window-chat-pending");
 
     server.restart();
-    wait_until("delivered: no longer pending", || {
+    // The server vanished, as in a restart of it: the app spreads its
+    // first try over 16 s (a fleet's must be), then backs off from there.
+    wait_until_long("delivered: no longer pending", || {
         w.css("li.msg.pending").is_empty() && server.connections() >= 1
     });
     let sent = server.messages_saying(

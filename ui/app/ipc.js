@@ -129,6 +129,8 @@ export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAU
     signOut: () => call('sign_out'),
     /** The core reconciles with the server; a window built for a popup's click gets the item to show. @returns {Promise<import('./types.js').OpenItem|null>} */
     windowOpened: () => call('window_opened'),
+    /** The first page of the list is on the screen, with this many rows (the core logs it). @param {number} rows @returns {Promise<void>} */
+    firstPageShown: (rows) => call('first_page_shown', { rows }),
 
     /**
      * Listens to a shell event; resolves to a function that stops it.

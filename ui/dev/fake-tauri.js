@@ -332,6 +332,7 @@ const commands = {
     return null;
   },
   window_opened: () => null,
+  first_page_shown: () => null,
 };
 
 // The offline countdown starts over when it runs out, as the engine's would.

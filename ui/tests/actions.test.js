@@ -29,6 +29,7 @@ function fakeCore({ count = 3 } = {}) {
       get_status: () => core.status,
       get_settings: () => core.settings,
       window_opened: () => null,
+      first_page_shown: () => null,
       list_notifications: ({ kind, unreadOnly, before, limit }) => notes
         .filter((n) => (before == null || n.local_id < before) && (!kind || n.kind === kind) && (!unreadOnly || !n.is_read))
         .sort((a, b) => b.local_id - a.local_id).slice(0, limit),

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   FIRST_PAGE_REFRESH_LIMIT, MAX_ROWS, PAGE_SIZE, appendPage, applyRefresh, canDecideBooking, canLoadNext, canLoadPrev,
   chatTarget, contextFacts, emptyPager, emptyState, listArgs, messageSenderOf, nextQuery, prependPage, prevQuery,
-  refreshQueries, rowCount, scrollIntent, visibleRows,
+  refreshQueries, rowCount, rowsMayLoad, scrollIntent, visibleRows,
 } from '../app/lib/notification-feed.js';
 
 /** A store like the core's: newest first by local_id, keyset by `before`. */
@@ -118,6 +118,18 @@ test('scrolling near the end asks for more; near the top of a shifted window ask
   assert.equal(scrollIntent({ ...m, scrollTop: 100 }, { canNext: true, canPrev: true }), 'prev');
   assert.equal(scrollIntent({ ...m, scrollTop: 1000 }, { canNext: true, canPrev: true }), null);
   assert.equal(scrollIntent({ scrollTop: 0, clientHeight: 500, scrollHeight: 300 }, { canNext: true, canPrev: false }), 'next', 'a short list fills the window');
+});
+
+test('scrolling decides nothing before the first page is on the screen', () => {
+  const empty = emptyPager();
+  // At the start the list is empty and its first page is being asked for:
+  // an empty list "near its end" must not ask for a second.
+  assert.equal(rowsMayLoad({ loaded: false, pager: empty }, empty), false);
+  // The first page has come but is rendered a frame later: the rows on
+  // screen are still the empty list's.
+  const first = appendPage(empty, fakeStore([3, 2, 1]).list({ before: null, limit: PAGE_SIZE })).pager;
+  assert.equal(rowsMayLoad({ loaded: true, pager: first }, empty), false);
+  assert.equal(rowsMayLoad({ loaded: true, pager: first }, first), true, 'rendered: the rows may ask for more');
 });
 
 test('filters become list_notifications arguments', () => {

@@ -2,7 +2,7 @@
 //! or as the tray app and timing it until it is up, opening and closing its
 //! window as a user would, and stopping it. It measures no costs itself.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -116,6 +116,15 @@ pub async fn launches(
     Err(BenchError::failed("the app was never launched"))
 }
 
+/// Where the standard error of launch number `launch` (from 0) of [`launches`]
+/// goes: the app's log lines, with their times.
+pub fn stderr_log(session: &DesktopSession, mode: Mode, launch: usize) -> PathBuf {
+    session.home().join(format!(
+        "{}-{launch}.stderr",
+        mode.arg().trim_start_matches('-')
+    ))
+}
+
 /// Launches the app and waits until the dev server sees its socket and, for
 /// the tray app, its tray item has registered.
 async fn launch(
@@ -131,10 +140,7 @@ async fn launch(
         }
     })
     .await?;
-    let log = session.home().join(format!(
-        "{}-{launch}.stderr",
-        mode.arg().trim_start_matches('-')
-    ));
+    let log = stderr_log(session, mode, launch);
     let stderr = std::fs::File::create(&log)
         .map_err(BenchError::io(format!("cannot create {}", log.display())))?;
     let started = Instant::now();
@@ -199,6 +205,20 @@ async fn launch(
     }
 }
 
+/// Starts `smarthunt-tray` again, as the launcher does: it hands over to
+/// the running one (which shows its window) and exits. Its standard error
+/// is piped, to say why it failed.
+pub fn launch_again(session: &DesktopSession, tray_bin: &Path) -> BenchResult<Child> {
+    session
+        .command(tray_bin)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(BenchError::io(format!("cannot run {}", tray_bin.display())))
+}
+
 /// Opens the running tray app's window as a user launching it again does
 /// (the second instance hands over and exits), and waits until the window
 /// is on the screen and a WebKit web process renders it.
@@ -213,13 +233,7 @@ pub async fn open_window(
     let second = within(
         ANSWER,
         "a second `smarthunt-tray` to hand over and exit",
-        session
-            .command(tray_bin)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .output(),
+        launch_again(session, tray_bin)?.wait_with_output(),
     )
     .await?
     .map_err(BenchError::io(format!("cannot run {}", tray_bin.display())))?;

@@ -20,7 +20,7 @@ use smarthunt_devserver::{CONTROL_TOKEN_ENV, CONTROL_TOKEN_HEADER, TENANT};
 /// This run's token for the dev server's control API: the one inherited
 /// (a worker's), else one drawn now for the
 /// dev server and the worker this process starts (passed to both).
-fn control_token() -> String {
+pub fn control_token() -> String {
     static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TOKEN
         .get_or_init(|| {
@@ -167,12 +167,12 @@ pub async fn run(plan: &BurstPlan, devserver_bin: &Path) -> Vec<(String, Figure)
     ]
 }
 
-/// Starts the dev server binary on a free loopback port with this run's
-/// control token (from [`CONTROL_TOKEN_ENV`], inherited by the worker too);
-/// returns it and its URL.
-pub async fn start_devserver(bin: &Path) -> BenchResult<(Child, String)> {
+/// Starts the dev server binary on a loopback `port` (0: a free one) with
+/// this run's control token (from [`CONTROL_TOKEN_ENV`], inherited by the
+/// worker too); returns it and its URL.
+pub async fn start_devserver(bin: &Path, port: u16) -> BenchResult<(Child, String)> {
     let mut child = Command::new(bin)
-        .args(["--port", "0"])
+        .args(["--port", &port.to_string()])
         .env("RUST_LOG", "warn")
         .env(CONTROL_TOKEN_ENV, control_token())
         .stdin(Stdio::null())
@@ -205,7 +205,7 @@ pub async fn start_devserver(bin: &Path) -> BenchResult<(Child, String)> {
 }
 
 async fn one_run(count: u64, devserver_bin: &Path) -> BenchResult<BurstRun> {
-    let (mut server, url) = start_devserver(devserver_bin).await?;
+    let (mut server, url) = start_devserver(devserver_bin, 0).await?;
     let exe = std::env::current_exe().map_err(BenchError::io("cannot find this program"))?;
     let mut worker = Command::new(exe)
         .args([

@@ -4,14 +4,30 @@
 //! as tokio commands. It measures nothing itself. Everything it started is
 //! stopped, by process id, when it is dropped.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Instant;
 
 use smarthunt_desktop_session::{self as throwaway, Script, TrayHost, PYTHON};
+use smarthunt_devserver::{DevServer, DevServerConfig};
 use tokio::process::Command;
 
 use crate::error::{BenchError, BenchResult};
+
+/// Runs `f` in a fresh desktop session with a dev server on loopback, and
+/// stops both after it.
+pub async fn with_session_and_server<T>(
+    f: impl AsyncFnOnce(&DesktopSession, &DevServer) -> T,
+) -> BenchResult<T> {
+    let session = DesktopSession::start().await?;
+    let server = DevServer::start(DevServerConfig::default())
+        .await
+        .map_err(|e| BenchError::failed(format!("the dev server did not start: {e}")))?;
+    let result = f(&session, &server).await;
+    server.shutdown().await;
+    drop(session);
+    Ok(result)
+}
 
 /// The title of the app's window.
 const WINDOW_TITLE: &str = "SmartHunt";
@@ -76,5 +92,13 @@ impl DesktopSession {
 
     pub fn home(&self) -> &Path {
         self.session.home()
+    }
+
+    /// The app's data dir in this session (its `SMARTHUNT_DATA_DIR`).
+    pub fn data_dir(&self) -> Option<PathBuf> {
+        self.session
+            .env()
+            .get("SMARTHUNT_DATA_DIR")
+            .map(PathBuf::from)
     }
 }

@@ -9,11 +9,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use smarthunt_devserver::{DevServer, DevServerConfig};
+use smarthunt_devserver::DevServer;
 use tokio::process::Child;
 
 use crate::app::{self, Mode, Startup};
-use crate::desktop::DesktopSession;
+use crate::desktop::{with_session_and_server, DesktopSession};
 use crate::error::{BenchError, BenchResult};
 use crate::procfs::{self, TreeUsage};
 use crate::report::Figure;
@@ -277,18 +277,11 @@ fn idle_figures(state: State, cost: BenchResult<IdleCost>) -> Vec<(String, Figur
 }
 
 async fn measure(plan: &IdlePlan, tray_bin: &Path) -> Measured {
-    let session = match DesktopSession::start().await {
-        Ok(s) => s,
-        Err(e) => return Measured::failed(&format!("no desktop session: {e}")),
-    };
-    let server = match DevServer::start(DevServerConfig::default()).await {
-        Ok(s) => s,
-        Err(e) => return Measured::failed(&format!("the dev server did not start: {e}")),
-    };
-    let measured = measure_in(&session, &server, plan, tray_bin).await;
-    server.shutdown().await;
-    drop(session);
-    measured
+    with_session_and_server(async |session, server| {
+        measure_in(session, server, plan, tray_bin).await
+    })
+    .await
+    .unwrap_or_else(|e| Measured::failed(&e.to_string()))
 }
 
 async fn measure_in(
@@ -370,6 +363,22 @@ async fn tray_app_idle(
     ]
 }
 
+/// Waits out one measuring window, calling `sample` every second so that
+/// threads and processes that end within it are counted; returns how long
+/// it took, in seconds.
+pub async fn one_window(
+    window: Duration,
+    mut sample: impl FnMut() -> BenchResult<()>,
+) -> BenchResult<f64> {
+    let start = Instant::now();
+    while start.elapsed() < window {
+        let left = window.saturating_sub(start.elapsed());
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+        sample()?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
 async fn idle_cost(server: &DevServer, app: &Child, plan: &IdlePlan) -> BenchResult<IdleCost> {
     let pid = app
         .id()
@@ -380,32 +389,16 @@ async fn idle_cost(server: &DevServer, app: &Child, plan: &IdlePlan) -> BenchRes
     let started = Instant::now();
     let (mut cpu_windows, mut wakeup_windows) = (Vec::new(), Vec::new());
     for _ in 0..plan.windows.max(1) {
-        let window_start = Instant::now();
         let (cpu_before, switches_before) = (usage.cpu_seconds(), usage.switches());
-        // Sample every second so threads and processes that end mid-window
-        // are counted.
-        while window_start.elapsed() < plan.window {
-            let left = plan.window.saturating_sub(window_start.elapsed());
-            tokio::time::sleep(left.min(Duration::from_secs(1))).await;
-            usage.sample()?;
-        }
-        let took = window_start.elapsed().as_secs_f64();
+        let took = one_window(plan.window, || usage.sample()).await?;
         cpu_windows.push((usage.cpu_seconds() - cpu_before) / took * 100.0);
         wakeup_windows.push((usage.switches() - switches_before) as f64 / took);
     }
     let measured_s = started.elapsed().as_secs_f64();
 
-    let main = procfs::memory(pid)?;
-    let mut tree = vec![(
-        procfs::command_name(pid).unwrap_or_else(|| "?".into()),
-        main,
-    )];
-    // A descendant may end while read: it is then not part of the tree.
-    tree.extend(
-        procfs::descendants(pid)
-            .into_iter()
-            .filter_map(|p| Some((procfs::command_name(p)?, procfs::memory(p).ok()?))),
-    );
+    let tree = procfs::tree_memory(pid)?;
+    // The root always comes first.
+    let main = tree[0].1;
     let mb = |kb: u64| kb as f64 / 1024.0;
     let network: Vec<_> = tree
         .iter()

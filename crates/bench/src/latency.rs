@@ -1,16 +1,17 @@
 //! Event latency at a steady rate: from the dev server stamping a
 //! notification (its `timestamp`, in microseconds, taken just before it
-//! stores and pushes the row) to the engine having stored it and carried out
-//! its popup decision (`EngineEvent::NotificationAdded`); and, in the same
+//! stores and pushes the row) to the engine having stored it and handed its
+//! popups to the notifier, with the time of each stage on the way
+//! (`EngineEvent::NotificationAdded`'s `stages`); and, in the same
 //! run, the same measure for a bare WebSocket client reading the same server
 //! (the floor). Server, engine and floor client share one process and one
 //! wall clock. Runs of engine and floor alternate so drift hits both alike.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use smarthunt_core::engine::{EngineEvent, Tuning};
+use smarthunt_core::engine::{EngineEvent, Stages, Tuning};
 use smarthunt_devserver::{DevServer, DevServerConfig, LANDLORD, TENANT};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -49,14 +50,33 @@ pub fn figure_names() -> Vec<(String, &'static str)> {
         }
         for q in ["p50", "p99"] {
             names.push((format!("latency.engine_over_floor.{rate}_per_s.{q}"), "x"));
+            for stage in STAGES {
+                names.push((format!("latency.stage.{rate}_per_s.{stage}.{q}"), "ms"));
+            }
         }
     }
     names
 }
 
-/// One paced run's latencies (ms) and the rate it really achieved.
+/// What one stage's figure times.
+fn stage_note(stage: &str) -> &'static str {
+    match stage {
+        "read" => {
+            "server timestamp to the frame taken off the socket by the engine's loop \
+             (the floor's whole path, plus the wait for a busy loop)"
+        }
+        "decode" => "frame read to decoded",
+        "store" => "decoded to its batch committed to SQLite (one transaction per batch read)",
+        "decide" => "committed to the presenter's popup decision",
+        _ => "decided to the popups handed to the notifier",
+    }
+}
+
+/// One paced run's latencies (ms), each stage's own time (engine runs
+/// only) and the rate it really achieved.
 struct RunSample {
     latencies_ms: Vec<f64>,
+    steps_ms: Vec<[f64; STAGES.len()]>,
     achieved_per_s: f64,
 }
 
@@ -64,15 +84,54 @@ impl RunSample {
     fn p(&self, q: f64) -> f64 {
         stats::quantile(&self.latencies_ms, q).unwrap_or(f64::NAN)
     }
+
+    fn step_p(&self, stage: usize, q: f64) -> f64 {
+        let steps: Vec<f64> = self.steps_ms.iter().map(|s| s[stage]).collect();
+        stats::quantile(&steps, q).unwrap_or(f64::NAN)
+    }
 }
 
 fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 
-/// Records when the engine announced each stored notification.
+/// The engine's stages of one notification, on the wall clock (µs).
+#[derive(Debug, Clone, Copy)]
+struct WallStages([i64; STAGES.len()]);
+
+/// The engine's stages, in order, as named in the report: each is the time
+/// from the one before (the first: from the server's stamp).
+const STAGES: [&str; 5] = ["read", "decode", "store", "decide", "show"];
+
+impl WallStages {
+    /// Converts the engine's instants with one pair of clock readings taken
+    /// together (`base`): both clocks run at the same rate over a run.
+    fn new(s: &Stages, base: (Instant, i64)) -> Self {
+        let wall = |at: Instant| {
+            base.1 + i64::try_from(at.saturating_duration_since(base.0).as_micros()).unwrap_or(0)
+        };
+        Self([s.read, s.decoded, s.stored, s.decided, s.shown].map(wall))
+    }
+
+    /// When the popup was handed to the notifier: the end of the path.
+    fn done(&self) -> i64 {
+        self.0[STAGES.len() - 1]
+    }
+
+    /// Each stage's own time (ms), the first from `stamped`.
+    fn steps_ms(&self, stamped: i64) -> [f64; STAGES.len()] {
+        let mut before = stamped;
+        self.0.map(|at| {
+            let step = (at - before) as f64 / 1000.0;
+            before = at;
+            step
+        })
+    }
+}
+
+/// Records the stages of each notification the engine announced stored.
 struct EngineRecorder {
-    added: mpsc::UnboundedReceiver<(i64, i64)>,
+    added: mpsc::UnboundedReceiver<(i64, WallStages)>,
     lagged: mpsc::UnboundedReceiver<u64>,
     task: JoinHandle<()>,
 }
@@ -81,11 +140,13 @@ impl EngineRecorder {
     fn start(mut events: broadcast::Receiver<EngineEvent>) -> Self {
         let (added_tx, added) = mpsc::unbounded_channel();
         let (lagged_tx, lagged) = mpsc::unbounded_channel();
+        // Taken together (two clock reads, well under a microsecond apart).
+        let base = (Instant::now(), now_us());
         let task = tokio::spawn(async move {
             loop {
                 match events.recv().await {
-                    Ok(EngineEvent::NotificationAdded { local_id }) => {
-                        let _ = added_tx.send((local_id, now_us()));
+                    Ok(EngineEvent::NotificationAdded { local_id, stages }) => {
+                        let _ = added_tx.send((local_id, WallStages::new(&stages, base)));
                     }
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Lagged(n)) => {
@@ -145,7 +206,7 @@ impl FloorClient {
 }
 
 /// Sends `events` notifications to `user` at `per_s`; returns the rate achieved.
-async fn send_paced(
+pub async fn send_paced(
     server: &DevServer,
     user: &str,
     per_s: u32,
@@ -271,18 +332,25 @@ impl Bench {
             })
             .await
             .map_err(|e| BenchError::failed(format!("cannot read the stored events: {e}")))?;
-        let latencies_ms = added
+        let timed: Vec<(i64, WallStages)> = added
             .iter()
             .zip(stamps)
-            .filter_map(|((_, read), stamped)| Some((read - stamped?) as f64 / 1000.0))
-            .collect::<Vec<_>>();
-        if latencies_ms.len() < events {
+            .filter_map(|((_, stages), stamped)| Some((stamped?, *stages)))
+            .collect();
+        if timed.len() < events {
             return Err(BenchError::failed(
                 "stored events lack the server's timestamp",
             ));
         }
         Ok(RunSample {
-            latencies_ms,
+            latencies_ms: timed
+                .iter()
+                .map(|(stamped, s)| (s.done() - stamped) as f64 / 1000.0)
+                .collect(),
+            steps_ms: timed
+                .iter()
+                .map(|(stamped, s)| s.steps_ms(*stamped))
+                .collect(),
             achieved_per_s: achieved,
         })
     }
@@ -302,6 +370,7 @@ impl Bench {
                 .iter()
                 .map(|(stamped, read)| (read - stamped) as f64 / 1000.0)
                 .collect(),
+            steps_ms: Vec::new(),
             achieved_per_s: achieved,
         })
     }
@@ -363,7 +432,7 @@ async fn measure_with(bench: &mut Bench, plan: &LatencyPlan) -> BenchResult<Vec<
             figures.push((
                 format!("latency.engine.{rate}_per_s.{label}"),
                 Figure::from_runs("ms", e).with_note(format!(
-                    "server timestamp to stored and popup decided; {paced}"
+                    "server timestamp to stored, popup decided and handed to the notifier; {paced}"
                 )),
             ));
             figures.push((
@@ -377,6 +446,13 @@ async fn measure_with(bench: &mut Bench, plan: &LatencyPlan) -> BenchResult<Vec<
                 Figure::from_runs("x", ratio)
                     .with_note("engine / floor, per pair of adjacent runs"),
             ));
+            for (i, stage) in STAGES.into_iter().enumerate() {
+                figures.push((
+                    format!("latency.stage.{rate}_per_s.{stage}.{label}"),
+                    Figure::from_runs("ms", engine.iter().map(|r| r.step_p(i, q)).collect())
+                        .with_note(stage_note(stage)),
+                ));
+            }
         }
     }
     Ok(figures)

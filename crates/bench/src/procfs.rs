@@ -225,6 +225,22 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     found
 }
 
+/// The command name and memory of `pid` (first) and of each of its
+/// descendants. A descendant that ends while read is not part of it; the
+/// root must be readable.
+pub fn tree_memory(pid: u32) -> BenchResult<Vec<(String, Memory)>> {
+    let mut tree = vec![(
+        command_name(pid).unwrap_or_else(|| "?".into()),
+        memory(pid)?,
+    )];
+    tree.extend(
+        descendants(pid)
+            .into_iter()
+            .filter_map(|p| Some((command_name(p)?, memory(p).ok()?))),
+    );
+    Ok(tree)
+}
+
 /// The command name of a process (as `ps` shows it).
 pub fn command_name(pid: u32) -> Option<String> {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
@@ -247,6 +263,37 @@ pub fn is_webkit_web_process(command_name: &str) -> bool {
 /// of one process.
 pub fn is_webkit_network_process(command_name: &str) -> bool {
     command_name.starts_with("WebKitNetwork")
+}
+
+/// Every live process.
+pub fn processes() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The command line of a process, its arguments joined by spaces (a
+/// process that rewrote its title, as Chromium's children do, has it as one
+/// string already).
+pub fn command_line(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<_> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(String::from_utf8_lossy)
+        .collect();
+    Some(args.join(" "))
+}
+
+/// The nice value of a process's main thread (0 normal, higher is lower
+/// priority).
+pub fn nice(pid: u32) -> Option<i64> {
+    // `nice` is field 19.
+    stat_fields(pid).ok()?.get(16)?.parse().ok()
 }
 
 /// A `kB` field of this process's /proc/self/status (`VmHWM`, `VmRSS`).
@@ -332,5 +379,28 @@ mod tests {
         let _ = child.wait();
         assert!(found);
         assert_eq!(name.as_deref(), Some("sleep"));
+    }
+
+    #[test]
+    fn reads_the_command_line_and_priority_of_a_niced_child() {
+        let mut child = std::process::Command::new("nice")
+            .args(["-n", "5", "sleep", "5"])
+            .spawn()
+            .unwrap();
+        // `nice` execs `sleep`: wait until it has.
+        let started = std::time::Instant::now();
+        while command_name(child.id()).as_deref() != Some("sleep")
+            && started.elapsed() < std::time::Duration::from_secs(5)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let (line, niceness) = (command_line(child.id()), nice(child.id()));
+        let listed = processes().contains(&child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(line.as_deref(), Some("sleep 5"));
+        // Five above this test's own (at most 19).
+        assert_eq!(niceness, nice(std::process::id()).map(|n| (n + 5).min(19)));
+        assert!(listed);
     }
 }

@@ -49,7 +49,7 @@ pub fn run(plan: &StorePlan) -> Vec<(String, Figure)> {
 }
 
 /// One in four unread, kinds in turn, ids as a server would give them.
-fn notification(i: u64, now_ms: i64, rows: u64) -> IncomingNotification {
+pub fn notification(i: u64, now_ms: i64, rows: u64) -> IncomingNotification {
     let kind = NotificationKind::ALL[(i % NotificationKind::ALL.len() as u64) as usize];
     let mut data = Map::new();
     data.insert("booking_id".into(), json!(i));
@@ -102,6 +102,31 @@ fn timed<T>(reps: usize, mut f: impl FnMut() -> BenchResult<T>) -> BenchResult<(
         .ok_or_else(|| BenchError::failed("nothing was timed"))
 }
 
+/// Opens (creating) the store at `path` and adds notifications `0..rows`
+/// made by `make`, `batch` to a transaction, as the engine stores them.
+pub fn fill(
+    path: &Path,
+    rows: u64,
+    batch: u64,
+    now_ms: i64,
+    make: impl Fn(u64) -> IncomingNotification,
+) -> BenchResult<()> {
+    let mut store = Store::open(path).map_err(store_error("cannot open the store"))?;
+    let mut next = 0;
+    while next < rows {
+        let end = (next + batch.max(1)).min(rows);
+        let batch: Vec<IncomingNotification> = (next..end).map(&make).collect();
+        store
+            .insert_notifications(&batch, now_ms, 120_000)
+            .map_err(|e| {
+                let dir = path.parent().unwrap_or(path);
+                BenchError::failed(format!("cannot insert: {e} ({})", room_left(dir)))
+            })?;
+        next = end;
+    }
+    Ok(())
+}
+
 fn measure(plan: &StorePlan) -> BenchResult<Vec<(String, Figure)>> {
     let dir = tempfile::Builder::new()
         .prefix("smarthunt-bench-store-")
@@ -110,22 +135,9 @@ fn measure(plan: &StorePlan) -> BenchResult<Vec<(String, Figure)>> {
     let path = dir.path().join("store.db");
     let now_ms = chrono::Utc::now().timestamp_millis();
     let fill_started = Instant::now();
-    {
-        let mut store = Store::open(&path).map_err(store_error("cannot open the store"))?;
-        let mut next = 0;
-        while next < plan.rows {
-            let end = (next + plan.batch.max(1)).min(plan.rows);
-            let batch: Vec<IncomingNotification> = (next..end)
-                .map(|i| notification(i, now_ms, plan.rows))
-                .collect();
-            store
-                .insert_notifications(&batch, now_ms, 120_000)
-                .map_err(|e| {
-                    BenchError::failed(format!("cannot insert: {e} ({})", room_left(dir.path())))
-                })?;
-            next = end;
-        }
-    }
+    fill(&path, plan.rows, plan.batch, now_ms, |i| {
+        notification(i, now_ms, plan.rows)
+    })?;
     let fill_s = fill_started.elapsed().as_secs_f64();
 
     // A fresh connection, as after an app start (the OS page cache is warm).

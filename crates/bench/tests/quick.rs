@@ -37,14 +37,41 @@ const FIGURES: &[&str] = &[
     "burst.server_flood_s",
     "start.to_connected_s",
     "start.to_tray_shown_s",
+    "browser_tab.to_connected_s",
+    "browser_tab.cpu_percent",
+    "browser_tab.wakeups_per_s",
+    "browser_tab.tree_pss_mb",
+    "browser_tab.processes",
+    "browser_tab.renderer_pss_mb",
+    "browser_tab.renderer_cpu_percent",
+    "browser_tab.renderer_wakeups_per_s",
     "reconnect.back_to_connected_s",
     "reconnect.failed_attempts",
+    "reconnect.after_1011_s",
+    "cpu_per_event.app_us",
+    "cpu_per_event.floor_us",
+    "cpu_per_event.app_over_floor",
+    "fleet.clients",
+    "fleet.busiest_second_handshakes",
+    "fleet.busiest_second_share_percent",
+    "fleet.back_99_percent_s",
+    "fleet.back_all_s",
+    "fleet.rest_per_client",
+    "fleet.handshakes_per_client",
+    "fleet.first_connect_s",
     "store.rows",
     "store.insert_rows_per_s",
     "store.first_page_ms",
     "store.first_page_unread_ms",
     "store.unread_count_ms",
     "store.db_size_mb",
+    "window_open.rows",
+    "window_open.p50_ms",
+    "window_open.p95_ms",
+    "window_open.floor_p50_ms",
+    "window_open.floor_p95_ms",
+    "window_open.window_private_mb",
+    "window_open.tree_pss_mb",
 ];
 
 /// The idle states of the app, each measured with every one of IDLE_FIGURES.
@@ -67,12 +94,25 @@ const IDLE_FIGURES: &[&str] = &[
     "webkit_network_pss_mb",
 ];
 
+/// The stages of the engine's path each latency run times, at each rate.
+const STAGES: &[&str] = &["read", "decode", "store", "decide", "show"];
+
 /// Every figure the report must hold.
 fn figures() -> Vec<String> {
     let idle = IDLE_STATES
         .iter()
         .flat_map(|s| IDLE_FIGURES.iter().map(move |f| format!("idle.{s}.{f}")));
-    FIGURES.iter().map(|f| f.to_string()).chain(idle).collect()
+    let stages = ["10_per_s", "1000_per_s"].into_iter().flat_map(|rate| {
+        STAGES.iter().flat_map(move |stage| {
+            ["p50", "p99"].map(|q| format!("latency.stage.{rate}.{stage}.{q}"))
+        })
+    });
+    FIGURES
+        .iter()
+        .map(|f| f.to_string())
+        .chain(idle)
+        .chain(stages)
+        .collect()
 }
 
 const TARGETS: &[&str] = &[
@@ -88,9 +128,14 @@ const TARGETS: &[&str] = &[
     "idle_window_closed_again_main_private_memory",
     "start_to_connected",
     "start_to_tray_shown",
-    "reconnect_median",
+    "reconnect_after_restart_median",
+    "reconnect_after_1011_median",
+    "fleet_busiest_second",
+    "fleet_99_percent_back",
+    "fleet_rest_per_client",
     "store_first_page",
     "store_unread_count",
+    "window_open_p95",
 ];
 
 fn on_path(tool: &str) -> bool {

@@ -77,12 +77,32 @@ impl ConnectionState {
     }
 }
 
+/// Who lost their socket when ours ended, as far as the way it ended tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// This socket alone: the server closed it with a close frame that does
+    /// not announce its going away (1011 after a few seconds, as deployed
+    /// servers do), or this side closed it. The server is there: reconnect
+    /// soon.
+    ThisSocket,
+    /// Every client of the server, at once: it announced its going away
+    /// (1001, 1012, 1013), or the connection vanished without a close frame,
+    /// or it fell silent past the heartbeat; that is a server restarting or
+    /// stalled. Thousands of desktops reconnect together, so each one's
+    /// first try is spread over [`ReconnectPolicy::outage_base`].
+    EveryClient,
+}
+
 /// Exponential backoff with full jitter: attempt `n` (1-based) waits a
 /// uniformly random time in `[0, min(cap, base * 2^(n-1))]`, but at least
-/// `floor`, so a flapping server is not hammered.
+/// `floor`, so a flapping server is not hammered. After a loss that reached
+/// every client ([`Reach::EveryClient`]) the doubling starts from
+/// `outage_base` instead, so that a fleet coming back after a restart
+/// reaches the server at no more than a few per cent of it per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReconnectPolicy {
     pub base: Duration,
+    pub outage_base: Duration,
     pub cap: Duration,
     pub floor: Duration,
 }
@@ -91,6 +111,7 @@ impl Default for ReconnectPolicy {
     fn default() -> Self {
         Self {
             base: Duration::from_secs(1),
+            outage_base: Duration::from_secs(16),
             cap: Duration::from_secs(60),
             floor: Duration::from_millis(250),
         }
@@ -98,18 +119,23 @@ impl Default for ReconnectPolicy {
 }
 
 impl ReconnectPolicy {
-    /// The ceiling of the random delay for attempt `n`.
-    pub fn ceiling(&self, attempt: u32) -> Duration {
+    /// The ceiling of the random delay for attempt `n` after a loss of
+    /// `reach`.
+    pub fn ceiling(&self, attempt: u32, reach: Reach) -> Duration {
+        let base = match reach {
+            Reach::ThisSocket => self.base,
+            Reach::EveryClient => self.outage_base,
+        };
         let exp = attempt.saturating_sub(1).min(30);
-        self.base
-            .checked_mul(1u32 << exp)
+        base.checked_mul(1u32 << exp)
             .unwrap_or(self.cap)
             .min(self.cap)
     }
 
-    /// The delay for attempt `n`, given a uniform random `unit` in [0, 1).
-    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
-        let ceiling = self.ceiling(attempt);
+    /// The delay for attempt `n` after a loss of `reach`, given a uniform
+    /// random `unit` in [0, 1).
+    pub fn delay(&self, attempt: u32, reach: Reach, unit: f64) -> Duration {
+        let ceiling = self.ceiling(attempt, reach);
         ceiling
             .mul_f64(unit.clamp(0.0, 1.0))
             .max(self.floor.min(ceiling))
@@ -176,8 +202,8 @@ pub enum Input {
     /// A frame that only the documented consumer sends arrived.
     Proved,
     /// The socket ended: a close frame, an error, end of stream, a failed
-    /// write.
-    Lost(String),
+    /// write; `reach` says who else likely lost theirs.
+    Lost { why: String, reach: Reach },
     /// The network came back: a wait for the next try ends now.
     Nudge,
     /// The machine resumed from sleep: the socket is likely dead.
@@ -239,6 +265,9 @@ enum Phase {
 ///   but never sooner than [`SupervisorTiming::handshake_gap`] after the
 ///   previous handshake began. So a server that accepts and drops every
 ///   few seconds stays timely, with at most one handshake per gap.
+/// - A socket lost in a way that hit every client of the server (see
+///   [`Reach`]) backs off from [`ReconnectPolicy::outage_base`]: a fleet
+///   of desktops coming back after a server restart arrives spread out.
 /// - 401/403 at the handshake: refresh once and retry; a second refusal
 ///   signs out (PROTOCOL.md section 4).
 /// - An open socket is pinged every `heartbeat_every`; silence for
@@ -252,6 +281,9 @@ pub struct Supervisor {
     failures: u32,
     /// When the last handshake began.
     last_attempt: Option<Instant>,
+    /// Who lost their socket when the last open one ended: the backoff
+    /// since then starts from that reach's base.
+    reach: Reach,
     /// A refresh after a refusal worked since the last open socket: the
     /// next refusal signs out.
     refreshed: bool,
@@ -274,6 +306,7 @@ impl Supervisor {
             phase: Phase::Idle,
             failures: 0,
             last_attempt: None,
+            reach: Reach::ThisSocket,
             refreshed: false,
         }
     }
@@ -318,15 +351,19 @@ impl Supervisor {
             (Input::Timer, Phase::Waiting { until }) if now >= until => vec![self.connect(now)],
             (Input::Timer, Phase::Open { .. }) => self.on_open_timer(now),
             (Input::Nudge, Phase::Waiting { .. }) => {
+                // The wait was this side's network, not the server.
                 self.failures = 0;
+                self.reach = Reach::ThisSocket;
                 vec![self.wait_for_gap(now, "the network is back".into())]
             }
             (Input::Resumed, Phase::Open { .. } | Phase::Waiting { .. }) => {
                 self.failures = 0;
+                self.reach = Reach::ThisSocket;
                 vec![self.connect(now)]
             }
             (Input::Opened, Phase::Connecting) => {
                 self.failures = 0;
+                self.reach = Reach::ThisSocket;
                 self.refreshed = false;
                 self.phase = Phase::Open {
                     since: now,
@@ -339,7 +376,7 @@ impl Supervisor {
             (Input::Failed(error), Phase::Connecting | Phase::Refreshing) => {
                 self.failures = self.failures.saturating_add(1);
                 let unit = self.rng.random::<f64>();
-                let delay = self.timing.reconnect.delay(self.failures, unit);
+                let delay = self.timing.reconnect.delay(self.failures, self.reach, unit);
                 vec![self.retry(now, delay, error)]
             }
             (Input::Refused(_), Phase::Connecting) if !self.refreshed => {
@@ -367,7 +404,9 @@ impl Supervisor {
                     .into_iter()
                     .collect()
             }
-            (Input::Lost(why), Phase::Open { .. }) => vec![self.after_open(now, why)],
+            (Input::Lost { why, reach }, Phase::Open { .. }) => {
+                vec![self.after_open(now, why, reach)]
+            }
             _ => Vec::new(),
         }
     }
@@ -395,7 +434,8 @@ impl Supervisor {
             return Vec::new();
         };
         if now >= *last_rx + self.timing.heartbeat_timeout {
-            return vec![self.after_open(now, "the server stopped answering".into())];
+            let why = "the server stopped answering".into();
+            return vec![self.after_open(now, why, Reach::EveryClient)];
         }
         let mut actions = Vec::new();
         if *variant == ServerVariant::Unknown && now >= *since + self.timing.legacy_after {
@@ -409,12 +449,13 @@ impl Supervisor {
         actions
     }
 
-    /// A socket that was open ended: the server is there, so the first
-    /// attempt's jitter, kept apart from the last handshake by the gap.
-    fn after_open(&mut self, now: Instant, why: String) -> Action {
+    /// A socket that was open ended: the first attempt's jitter for that
+    /// loss's reach, kept apart from the last handshake by the gap.
+    fn after_open(&mut self, now: Instant, why: String, reach: Reach) -> Action {
         self.failures = 0;
+        self.reach = reach;
         let unit = self.rng.random::<f64>();
-        let delay = self.timing.reconnect.delay(1, unit);
+        let delay = self.timing.reconnect.delay(1, reach, unit);
         self.retry(now, delay, why)
     }
 
@@ -469,21 +510,26 @@ mod tests {
     #[test]
     fn backoff_grows_to_the_cap() {
         let p = ReconnectPolicy::default();
-        assert_eq!(p.ceiling(1), Duration::from_secs(1));
-        assert_eq!(p.ceiling(2), Duration::from_secs(2));
-        assert_eq!(p.ceiling(6), Duration::from_secs(32));
-        assert_eq!(p.ceiling(7), Duration::from_secs(60));
-        assert_eq!(p.ceiling(10_000), Duration::from_secs(60));
+        assert_eq!(p.ceiling(1, Reach::ThisSocket), Duration::from_secs(1));
+        assert_eq!(p.ceiling(2, Reach::ThisSocket), Duration::from_secs(2));
+        assert_eq!(p.ceiling(6, Reach::ThisSocket), Duration::from_secs(32));
+        assert_eq!(p.ceiling(7, Reach::ThisSocket), Duration::from_secs(60));
+        assert_eq!(
+            p.ceiling(10_000, Reach::ThisSocket),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]
     fn delay_stays_within_floor_and_ceiling() {
         let p = ReconnectPolicy::default();
-        for attempt in 1..40 {
-            for unit in [0.0, 0.3, 0.999, 5.0, -1.0] {
-                let d = p.delay(attempt, unit);
-                assert!(d <= p.ceiling(attempt));
-                assert!(d >= p.floor);
+        for reach in [Reach::ThisSocket, Reach::EveryClient] {
+            for attempt in 1..40 {
+                for unit in [0.0, 0.3, 0.999, 5.0, -1.0] {
+                    let d = p.delay(attempt, reach, unit);
+                    assert!(d <= p.ceiling(attempt, reach));
+                    assert!(d >= p.floor);
+                }
             }
         }
     }
@@ -492,6 +538,13 @@ mod tests {
 
     fn timing() -> SupervisorTiming {
         SupervisorTiming::default()
+    }
+
+    fn lost(why: &str, reach: Reach) -> Input {
+        Input::Lost {
+            why: why.into(),
+            reach,
+        }
     }
 
     fn retry_of(actions: &[Action]) -> &Retry {
@@ -522,8 +575,14 @@ mod tests {
             let r = retry_of(&s.on(Input::Failed("refused".into()), t)).clone();
             assert_eq!(r.attempt, n, "attempts counted in order");
             assert_eq!(r.error, "refused");
-            assert!(r.delay <= p.ceiling(n).max(timing().handshake_gap));
-            assert!(r.delay >= timing().handshake_gap.min(p.ceiling(n)).max(p.floor));
+            assert!(r.delay <= p.ceiling(n, Reach::ThisSocket).max(timing().handshake_gap));
+            assert!(
+                r.delay
+                    >= timing()
+                        .handshake_gap
+                        .min(p.ceiling(n, Reach::ThisSocket))
+                        .max(p.floor)
+            );
             assert_eq!(s.deadline(), Some(t + r.delay));
             // Nothing happens before the deadline...
             assert_eq!(s.on(Input::Timer, t + r.delay / 2), vec![]);
@@ -533,7 +592,7 @@ mod tests {
             delays.push(r.delay);
         }
         // Late attempts wait up to a minute: the full-jitter ceiling is 60 s.
-        assert!(p.ceiling(10) == Duration::from_secs(60));
+        assert!(p.ceiling(10, Reach::ThisSocket) == Duration::from_secs(60));
         let late: Duration = delays[6..].iter().sum();
         assert!(
             late > Duration::from_secs(30),
@@ -547,13 +606,89 @@ mod tests {
         let mut s = open_at(t, 1);
         for _ in 0..50 {
             t += Duration::from_secs(5);
-            let r =
-                retry_of(&s.on(Input::Lost("server closed the socket (1011)".into()), t)).clone();
+            let r = retry_of(&s.on(
+                lost("server closed the socket (1011)", Reach::ThisSocket),
+                t,
+            ))
+            .clone();
             assert_eq!(r.attempt, 1, "a socket that opened resets the count");
             assert!(r.delay <= Duration::from_secs(1), "{:?}", r.delay);
             t += r.delay;
             assert_eq!(s.on(Input::Timer, t), vec![Action::Connect]);
             assert_eq!(s.on(Input::Opened, t), vec![]);
+        }
+    }
+
+    #[test]
+    fn a_loss_that_hit_every_client_spreads_the_first_try_and_keeps_doubling_from_there() {
+        let p = ReconnectPolicy::default();
+        assert_eq!(p.ceiling(1, Reach::EveryClient), p.outage_base);
+        assert_eq!(p.ceiling(2, Reach::EveryClient), p.outage_base * 2);
+        let mut t = Instant::now();
+        let mut s = open_at(t, 4);
+        t += Duration::from_secs(60);
+        let first = retry_of(&s.on(lost("the connection dropped", Reach::EveryClient), t)).clone();
+        assert_eq!(first.attempt, 1);
+        assert!(first.delay <= p.outage_base);
+        t += first.delay;
+        assert_eq!(s.on(Input::Timer, t), vec![Action::Connect]);
+        // Still down: the next wait is drawn from twice the outage base.
+        let mut longest = Duration::ZERO;
+        for _ in 0..20 {
+            let r = retry_of(&s.on(Input::Failed("refused".into()), t)).clone();
+            assert!(r.delay <= p.ceiling(r.attempt, Reach::EveryClient));
+            longest = longest.max(r.delay);
+            t += r.delay;
+            s.on(Input::Timer, t);
+        }
+        assert!(
+            longest > p.ceiling(20, Reach::ThisSocket) / 2,
+            "{longest:?}"
+        );
+        // Once a socket opens, the next loss of this socket alone is fast.
+        assert_eq!(s.on(Input::Opened, t), vec![]);
+        t += Duration::from_secs(60);
+        let r = retry_of(&s.on(lost("closed (1011)", Reach::ThisSocket), t)).clone();
+        assert!(r.delay <= p.base, "{:?}", r.delay);
+    }
+
+    #[test]
+    fn a_fleet_that_lost_its_server_comes_back_spread_out() {
+        // 2,000 supervisors lose their sockets at once; the server is
+        // back after `down`. Whatever the outage, no second of the return
+        // sees more than a tenth of the fleet's handshakes, and the fleet
+        // is back within a minute of the server.
+        let fleet = 2000;
+        for down in [0.1, 3.0, 20.0] {
+            let t0 = Instant::now();
+            let up = t0 + Duration::from_secs_f64(down);
+            let mut back = Vec::new();
+            for seed in 0..fleet {
+                let mut s = open_at(t0 - Duration::from_secs(60), seed);
+                let mut t = t0;
+                let mut r = retry_of(&s.on(lost("dropped", Reach::EveryClient), t)).clone();
+                loop {
+                    t += r.delay;
+                    assert_eq!(s.on(Input::Timer, t), vec![Action::Connect]);
+                    if t >= up {
+                        break;
+                    }
+                    r = retry_of(&s.on(Input::Failed("refused".into()), t)).clone();
+                }
+                back.push(t.duration_since(up).as_secs_f64());
+            }
+            back.sort_by(f64::total_cmp);
+            // The busiest second, over every window starting at a handshake.
+            let busiest = (0..back.len())
+                .map(|i| back[i..].iter().take_while(|b| **b < back[i] + 1.0).count())
+                .max()
+                .unwrap_or(0);
+            assert!(
+                busiest <= fleet as usize / 10,
+                "down {down} s: {busiest} handshakes in one second"
+            );
+            let p99 = back[back.len() * 99 / 100];
+            assert!(p99 <= 60.0, "down {down} s: 99 % back after {p99:.1} s");
         }
     }
 
@@ -564,7 +699,7 @@ mod tests {
         let mut s = open_at(t, 2);
         let mut handshakes = 1;
         while t < start + Duration::from_secs(600) {
-            let r = retry_of(&s.on(Input::Lost("the connection dropped".into()), t)).clone();
+            let r = retry_of(&s.on(lost("closed (1011)", Reach::ThisSocket), t)).clone();
             t += r.delay;
             assert_eq!(s.on(Input::Timer, t), vec![Action::Connect]);
             handshakes += 1;
@@ -682,7 +817,7 @@ mod tests {
         assert_eq!(s.on(Input::Opened, t), vec![]);
         assert_eq!(s.failures(), 0);
         // A later refusal gets its own refresh.
-        let r = retry_of(&s.on(Input::Lost("dropped".into()), t)).clone();
+        let r = retry_of(&s.on(lost("dropped", Reach::EveryClient), t)).clone();
         t += r.delay;
         s.on(Input::Timer, t);
         assert_eq!(s.on(Input::Refused("403".into()), t), vec![Action::Refresh]);
@@ -722,7 +857,7 @@ mod tests {
         assert_eq!(s.on(Input::Resumed, t), vec![Action::Connect]);
         assert!(s.is_connecting());
         // Frames of the old socket are nothing to it now.
-        assert_eq!(s.on(Input::Lost("old socket".into()), t), vec![]);
+        assert_eq!(s.on(lost("old socket", Reach::EveryClient), t), vec![]);
         assert_eq!(s.on(Input::Opened, t), vec![]);
         assert!(s.is_open());
     }
@@ -737,7 +872,7 @@ mod tests {
             Input::Refreshed,
             Input::Received,
             Input::Proved,
-            Input::Lost("x".into()),
+            lost("x", Reach::ThisSocket),
             Input::Nudge,
             Input::Resumed,
             Input::Failed("x".into()),

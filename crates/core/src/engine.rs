@@ -5,7 +5,7 @@
 //! nothing of windows, trays or a particular notification service.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::stream::{SplitSink, SplitStream};
@@ -20,7 +20,8 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::api::{Api, ApiError};
 use crate::config::{AccountRef, AppConfig};
 use crate::connection::{
-    Action, ConnectionState, Input, ReconnectPolicy, ServerVariant, Supervisor, SupervisorTiming,
+    Action, ConnectionState, Input, Reach, ReconnectPolicy, ServerVariant, Supervisor,
+    SupervisorTiming,
 };
 use crate::policy::{self, PauseFor, PolicyChange, PolicySettings};
 use crate::ports::{Notifier, Popup, PopupKey};
@@ -174,9 +175,32 @@ pub struct EngineStatus {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EngineEvent {
     NotificationsChanged,
-    NotificationAdded { local_id: i64 },
+    NotificationAdded {
+        local_id: i64,
+        #[serde(skip)]
+        stages: Stages,
+    },
     ChatChanged,
-    BookingDecided { booking_id: i64, approved: bool },
+    BookingDecided {
+        booking_id: i64,
+        approved: bool,
+    },
+}
+
+/// When each stage of a live notification's way through the engine was
+/// done; benchmarks read it (it is never shown nor sent to the window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    /// Its frame was taken off the socket by the engine's loop.
+    pub read: Instant,
+    /// The frame was decoded.
+    pub decoded: Instant,
+    /// Its batch was committed to the store.
+    pub stored: Instant,
+    /// The presenter decided its popups.
+    pub decided: Instant,
+    /// Those popups were handed to the notifier.
+    pub shown: Instant,
 }
 
 /// Where a command's outcome goes.
@@ -300,6 +324,7 @@ impl Engine {
             status: status_tx,
             events: events.clone(),
             store: store.clone(),
+            reloads_owed: Mutex::default(),
             _lock: lock,
         };
         let task = tokio::spawn(runner.run());
@@ -467,10 +492,29 @@ struct Runner {
     status: watch::Sender<EngineStatus>,
     events: broadcast::Sender<EngineEvent>,
     store: StoreCell,
+    /// Reloads answered once the state the config now gives is published,
+    /// so that whoever asked (a sign-out) reads that state, not the old one.
+    reloads_owed: Mutex<Vec<Done>>,
     _lock: DataDirLock,
 }
 
 impl Runner {
+    fn owe_reload(&self, done: Done) {
+        self.reloads_owed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(done);
+    }
+
+    /// Answers the reloads owed: the state they led to is published.
+    fn answer_reloads(&self) {
+        let owed =
+            std::mem::take(&mut *self.reloads_owed.lock().unwrap_or_else(|p| p.into_inner()));
+        for done in owed {
+            let _ = done.send(Ok(()));
+        }
+    }
+
     async fn run(mut self) {
         loop {
             let (generation, exit) = match AppConfig::load(&self.data_dir) {
@@ -548,7 +592,7 @@ impl Runner {
                 cmd = self.commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => return false,
                     Some(Command::Reload(done)) => {
-                        let _ = done.send(Ok(()));
+                        self.owe_reload(done);
                         return true;
                     }
                     Some(other) => other.refuse(|| EngineError::NotSignedIn),
@@ -564,6 +608,7 @@ impl Runner {
                 s.account = a;
             }
         });
+        self.answer_reloads();
     }
 
     /// The account cannot run until the user acts (signs in again, unlocks
@@ -783,6 +828,8 @@ const SOCKET_BATCH: usize = 512;
 #[derive(Default)]
 struct LiveBatch {
     notifications: Vec<IncomingNotification>,
+    /// When each notification's frame was read and decoded.
+    arrivals: Vec<(Instant, Instant)>,
     unread: Option<u64>,
 }
 
@@ -867,6 +914,7 @@ impl<'a> AccountRun<'a> {
             s.account = Some(info);
         });
         self.publish_holding();
+        self.runner.answer_reloads();
     }
 
     fn emit(&self, e: EngineEvent) {
@@ -1000,7 +1048,10 @@ impl<'a> AccountRun<'a> {
             }
             Action::Ping => {
                 if !self.write(Message::Ping(Default::default())) {
-                    return self.supervise(Input::Lost("cannot write to the socket".into()));
+                    return self.supervise(Input::Lost {
+                        why: "cannot write to the socket".into(),
+                        reach: Reach::EveryClient,
+                    });
                 }
             }
             Action::Retry(retry) => {
@@ -1079,11 +1130,11 @@ impl<'a> AccountRun<'a> {
         AccountExit::WaitForUser
     }
 
-    /// The socket ended.
-    fn lost_socket(&mut self, why: String) {
+    /// The socket ended; `reach` says who else likely lost theirs.
+    fn lost_socket(&mut self, why: String, reach: Reach) {
         self.socket = None;
         // Only a retry can follow a lost socket, never an exit.
-        let _ = self.supervise(Input::Lost(why));
+        let _ = self.supervise(Input::Lost { why, reach });
     }
 
     fn close_socket(&mut self, code: CloseCode) {
@@ -1102,7 +1153,8 @@ impl<'a> AccountRun<'a> {
 
     fn send_frame(&mut self, frame: ClientFrame) {
         if !self.write(Message::text(frame.to_json())) {
-            self.lost_socket("cannot write to the socket".into());
+            // A writer that cannot keep up: the server stopped reading.
+            self.lost_socket("cannot write to the socket".into(), Reach::EveryClient);
         }
     }
 
@@ -1121,11 +1173,13 @@ impl<'a> AccountRun<'a> {
         let mut batch = LiveBatch::default();
         let mut item = item;
         let mut read = 1;
+        let mut read_at = Instant::now();
         loop {
             match item {
                 Some(Ok(Message::Text(text))) => match self.decode(text.as_str()) {
                     Some(ServerFrame::Notification { notification, .. }) => {
                         batch.notifications.push(notification);
+                        batch.arrivals.push((read_at, Instant::now()));
                     }
                     Some(ServerFrame::UnreadCount(n)) => batch.unread = Some(n),
                     Some(frame) => {
@@ -1153,6 +1207,7 @@ impl<'a> AccountRun<'a> {
                 Some(next) => {
                     item = next;
                     read += 1;
+                    read_at = Instant::now();
                 }
                 None => break,
             }
@@ -1161,7 +1216,8 @@ impl<'a> AccountRun<'a> {
     }
 
     async fn on_live_batch(&mut self, batch: LiveBatch) {
-        self.on_live_notifications(batch.notifications).await;
+        self.on_live_notifications(batch.notifications, batch.arrivals)
+            .await;
         if let Some(n) = batch.unread {
             self.set_unread(n).await;
         }
@@ -1173,24 +1229,25 @@ impl<'a> AccountRun<'a> {
             Some(Ok(msg)) => match msg {
                 Message::Binary(_) => tracing::debug!("ignoring a binary frame"),
                 Message::Close(frame) => {
-                    let why = frame
-                        .map(|f| format!("server closed the socket ({})", u16::from(f.code)))
+                    let code = frame.map(|f| f.code);
+                    let why = code
+                        .map(|c| format!("server closed the socket ({})", u16::from(c)))
                         .unwrap_or_else(|| "server closed the socket".into());
                     tracing::info!("{why}");
-                    self.lost_socket(why);
+                    self.lost_socket(why, reach_of_close(code));
                 }
                 _ => {}
             },
             Some(Err(tungstenite::Error::Capacity(e))) => {
                 tracing::warn!(error = %e, "frame over 1 MiB: closing with 1009");
                 self.close_socket(CloseCode::Size);
-                self.lost_socket("a frame was too large".into());
+                self.lost_socket("a frame was too large".into(), Reach::ThisSocket);
             }
             Some(Err(e)) => {
                 tracing::info!(error = %e, "socket error");
-                self.lost_socket(e.to_string());
+                self.lost_socket(e.to_string(), Reach::EveryClient);
             }
-            None => self.lost_socket("the connection dropped".into()),
+            None => self.lost_socket("the connection dropped".into(), Reach::EveryClient),
         }
     }
 
@@ -1218,7 +1275,9 @@ impl<'a> AccountRun<'a> {
                 }
             }
             ServerFrame::Notification { notification, .. } => {
-                self.on_live_notifications(vec![notification]).await
+                let now = Instant::now();
+                self.on_live_notifications(vec![notification], vec![(now, now)])
+                    .await
             }
             ServerFrame::ChatMessage(m) => self.on_chat(vec![m]).await,
             ServerFrame::BookingUpdate(_) => self.emit(EngineEvent::NotificationsChanged),
@@ -1234,8 +1293,13 @@ impl<'a> AccountRun<'a> {
     // ---- notifications ----------------------------------------------------
 
     /// Stores live notifications (one transaction) and carries out each
-    /// one's popup decision, in order.
-    async fn on_live_notifications(&mut self, batch: Vec<IncomingNotification>) {
+    /// one's popup decision, in order. `arrivals` holds when each one's
+    /// frame was read and decoded.
+    async fn on_live_notifications(
+        &mut self,
+        batch: Vec<IncomingNotification>,
+        arrivals: Vec<(Instant, Instant)>,
+    ) {
         if batch.is_empty() {
             return;
         }
@@ -1244,7 +1308,9 @@ impl<'a> AccountRun<'a> {
         }
         let mut new = 0;
         let mut storage = None;
-        for (n, inserted) in self.store_live(batch).await {
+        let stored = self.store_live(batch).await;
+        let stored_at = Instant::now();
+        for ((n, inserted), (read, decoded)) in stored.into_iter().zip(arrivals) {
             let local_id = match inserted {
                 Ok(Inserted::New(local_id)) => local_id,
                 Ok(Inserted::Duplicate(_)) => continue,
@@ -1259,6 +1325,7 @@ impl<'a> AccountRun<'a> {
             new += 1;
             let cx = context(&self.settings, &self.role, self.me);
             let popups = self.presenter.live(local_id, n, &cx);
+            let decided = Instant::now();
             if popups
                 .iter()
                 .any(|p| p.key == PopupKey::Notification(local_id))
@@ -1266,8 +1333,14 @@ impl<'a> AccountRun<'a> {
                 self.popped.push(local_id);
             }
             self.show(popups);
-            // After the popup decision is carried out: benchmarks time this.
-            self.emit(EngineEvent::NotificationAdded { local_id });
+            let stages = Stages {
+                read,
+                decoded,
+                stored: stored_at,
+                decided,
+                shown: Instant::now(),
+            };
+            self.emit(EngineEvent::NotificationAdded { local_id, stages });
         }
         self.storage_failing(storage);
         if new > 0 && self.variant != ServerVariant::Documented {
@@ -1883,7 +1956,7 @@ impl<'a> AccountRun<'a> {
             }
             Command::Reload(done) => {
                 self.close_socket(CloseCode::Normal);
-                let _ = done.send(Ok(()));
+                self.runner.owe_reload(done);
                 return Some(AccountExit::Reload);
             }
             Command::Nudge => return self.supervise(Input::Nudge),
@@ -2071,6 +2144,16 @@ fn booking_of(n: &StoredNotification) -> Result<i64, EngineError> {
         .get("booking_id")
         .and_then(protocol::id_value)
         .ok_or(EngineError::NoBooking)
+}
+
+/// Who lost their socket when the server closed ours with `code`: a
+/// server that says it is going away (1001), restarting (1012) or
+/// overloaded (1013) closes everyone's; any other close is this socket's.
+fn reach_of_close(code: Option<CloseCode>) -> Reach {
+    match code {
+        Some(CloseCode::Away | CloseCode::Restart | CloseCode::Again) => Reach::EveryClient,
+        _ => Reach::ThisSocket,
+    }
 }
 
 async fn next_frame(

@@ -40,6 +40,25 @@ async fn signed_in(variant: Variant, user: (&str, &str)) -> Harness {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_after_signing_out_answers_once_the_signed_out_state_is_published() {
+    // As the window's Sign out does: log out, reload, then read the status.
+    // Read right after the answer, it must already say so (a status read
+    // that raced the change kept the window on "Connected").
+    for _ in 0..5 {
+        let mut h = signed_in(Variant::Documented, LANDLORD).await;
+        smarthunt_core::account::logout(h.dir.path(), h.secrets.clone())
+            .await
+            .expect("logout succeeds");
+        h.engine().reload().await.expect("reload answers");
+        assert_eq!(
+            h.engine().status().borrow().connection,
+            ConnectionState::NotSignedIn
+        );
+        h.stop_engine().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documented_server_notification_pops_up_is_stored_and_counted() {
     let h = signed_in(Variant::Documented, LANDLORD).await;
     h.wait_status("documented variant", |s| {

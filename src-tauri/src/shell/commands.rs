@@ -59,6 +59,10 @@ pub async fn dispatch(app: &App, call: Call) -> Result<Value> {
             let _ = engine.refresh().await;
             reply(app.window.take_pending_open())
         }
+        Call::FirstPageShown { rows } => {
+            tracing::info!(rows, "window: first page painted");
+            reply(())
+        }
     }
 }
 

@@ -178,6 +178,20 @@ export function scrollIntent(m, o) {
   return null;
 }
 
+/**
+ * Whether the rows on screen may decide, by scrolling, what to load: only
+ * once the first page has come (whoever emptied the list asks for it:
+ * the start, a filter) and while they are the pager's (a store change
+ * renders a frame later, and that render looks again). Measuring an
+ * empty or stale list would ask for a page nobody needs, before the
+ * first page is even on the screen.
+ * @param {{loaded: boolean, pager: Pager}} n the list's state now
+ * @param {Pager|undefined} rendered the pager the rows on screen show
+ */
+export function rowsMayLoad(n, rendered) {
+  return n.loaded && n.pager === rendered;
+}
+
 /** The type filter's options. */
 export const FILTER_OPTIONS = Object.freeze([
   { value: '', label: 'All types' },

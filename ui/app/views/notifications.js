@@ -12,7 +12,7 @@ import {
   formatFull, formatRelative, kindLabel, normalizeKind, notificationTimeMs, notificationTitle, singleLine,
 } from '../lib/format.js';
 import {
-  FILTER_OPTIONS, canDecideBooking, canLoadNext, canLoadPrev, chatTarget, contextFacts, emptyState, scrollIntent, visibleRows,
+  FILTER_OPTIONS, canDecideBooking, canLoadNext, canLoadPrev, chatTarget, contextFacts, emptyState, rowsMayLoad, scrollIntent, visibleRows,
 } from '../lib/notification-feed.js';
 
 /**
@@ -205,6 +205,7 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
   function maybeLoad() {
     const n = store.get().notifications;
     if (n.error || n.loading || !listPane.isConnected || listPane.hidden || el.hidden) return;
+    if (!rowsMayLoad(n, prev?.notifications.pager)) return;
     const intent = scrollIntent(scroller, { canNext: canLoadNext(n.pager), canPrev: canLoadPrev(n.pager) });
     if (intent === 'next') void actions.loadNext();
     else if (intent === 'prev') void actions.loadPrev();

@@ -26,6 +26,7 @@ pub fn fast_tuning() -> Tuning {
         heartbeat_timeout: Duration::from_millis(1500),
         reconnect: ReconnectPolicy {
             base: Duration::from_millis(100),
+            outage_base: Duration::from_millis(400),
             cap: Duration::from_millis(800),
             floor: Duration::from_millis(50),
         },
