@@ -154,6 +154,7 @@ impl Plan {
             fleet: FleetPlan {
                 clients: 2000,
                 down: Duration::from_secs(3),
+                steady: Duration::from_secs(60),
             },
             cpu: CpuPlan {
                 events: 5000,
@@ -198,6 +199,7 @@ impl Plan {
             fleet: FleetPlan {
                 clients: 100,
                 down: Duration::from_secs(1),
+                steady: Duration::from_secs(5),
             },
             cpu: CpuPlan {
                 events: 1000,

@@ -57,6 +57,7 @@ const FIGURES: &[&str] = &[
     "fleet.back_99_percent_s",
     "fleet.back_all_s",
     "fleet.rest_per_client",
+    "fleet.steady_rest_per_client_per_min",
     "fleet.handshakes_per_client",
     "fleet.first_connect_s",
     "store.rows",
