@@ -13,11 +13,11 @@ use smarthunt_desktop_session::disk::SmallDisk;
 
 /// A session, a dev server and the headless app signed in as `user` and
 /// connected.
-fn connected(user: (&str, &str)) -> (DesktopSession, Server, KillOnDrop) {
+fn connected(user: (&str, &str)) -> (DesktopSession, Server, Headless) {
     let session = DesktopSession::start();
     let server = Server::start();
     session.sign_in(&server.url, user.0, user.1);
-    let app = headless(&session);
+    let app = headless_logging(&session, |c| c);
     wait_until("connected", || server.connections() >= 1);
     (session, server, app)
 }
@@ -40,14 +40,58 @@ fn headless(session: &DesktopSession) -> KillOnDrop {
 fn headless_logging(
     session: &DesktopSession,
     more: impl FnOnce(&mut std::process::Command) -> &mut std::process::Command,
-) -> (KillOnDrop, std::path::PathBuf) {
+) -> Headless {
     let log = session.home().join("headless.log");
     let mut command = session.command(BIN);
     command
         .arg("--headless")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap());
-    (KillOnDrop(more(&mut command).spawn().unwrap()), log)
+    Headless {
+        app: KillOnDrop(more(&mut command).spawn().unwrap()),
+        log,
+    }
+}
+
+/// The headless app and the file its stderr goes to, which a failing test
+/// prints, so that a failure says what the app was doing.
+struct Headless {
+    app: KillOnDrop,
+    log: std::path::PathBuf,
+}
+
+impl Headless {
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn logged(&self, what: &str) -> bool {
+        self.log_text().contains(what)
+    }
+}
+
+impl std::ops::Deref for Headless {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.app
+    }
+}
+
+impl std::ops::DerefMut for Headless {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.app
+    }
+}
+
+impl Drop for Headless {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- headless app log ---\n{}\n--- end of headless app log ---",
+                self.log_text()
+            );
+        }
+    }
 }
 
 #[test]
@@ -189,8 +233,12 @@ fn headless_refuses_clearly_when_not_signed_in_or_already_running() {
 #[test]
 fn signed_out_while_running_says_so_once_and_resumes_after_login() {
     let (session, server, mut app) = connected(("tenant", "tenant-pass"));
-    server.control("revoke_access_tokens", json!({}));
+    // Refresh fails before the access token is revoked: the other order
+    // lets a REST call of the catch-up after connecting (still in flight on
+    // a loaded machine) meet the revoked token and refresh it successfully
+    // in between, and the app then rightly stays signed in.
     server.control("fail_refresh", json!({"status": 401}));
+    server.control("revoke_access_tokens", json!({}));
     server.control("close", json!({"code": 1011}));
     let mut told = Vec::new();
     wait_until("the signed-out popup", || {
@@ -328,24 +376,19 @@ fn network_coming_back_reconnects_at_once() {
         .unwrap();
     assert_eq!(ready.trim(), "READY");
 
-    let (mut app, log) =
-        headless_logging(&session, |c| c.env("DBUS_SYSTEM_BUS_ADDRESS", &system_bus));
-    let logged = |what: &str| {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains(what)
-    };
+    let mut app = headless_logging(&session, |c| c.env("DBUS_SYSTEM_BUS_ADDRESS", &system_bus));
+    let logged = |app: &Headless, what: &str| app.logged(what);
     wait_until("the app watches NetworkManager", || {
-        logged("watching NetworkManager")
+        logged(&app, "watching NetworkManager")
     });
     wait_until("connected", || server.connections() >= 1);
 
     server.stop();
-    wait_until("the app is offline", || logged("reconnecting later"));
+    wait_until("the app is offline", || logged(&app, "reconnecting later"));
     server.restart();
     nm.stdin.as_mut().unwrap().write_all(b"70\n").unwrap();
     wait_until("the app hears the network is back", || {
-        logged("the network is back")
+        logged(&app, "the network is back")
     });
     wait_until("connected again", || server.connections() >= 1);
 
@@ -362,11 +405,10 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
     let session = DesktopSession::without_notification_daemon();
     let server = Server::start();
     session.sign_in(&server.url, "tenant", "tenant-pass");
-    let (mut app, log) = headless_logging(&session, |c| c);
+    let mut app = headless_logging(&session, |c| c);
     wait_until("connected", || server.connections() >= 1);
-    let said = || {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
+    let said = |app: &Headless| {
+        app.log_text()
             .matches("no notification service answers")
             .count()
     };
@@ -374,13 +416,13 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
         "notify",
         json!({"username":"tenant","title":"First","body":"b","notification_type":"general"}),
     );
-    wait_until("the app says there is no daemon", || said() >= 1);
+    wait_until("the app says there is no daemon", || said(&app) >= 1);
     for i in 0..3 {
         server.control("notify", json!({"username":"tenant","title":format!("More {i}"),"body":"b","notification_type":"message"}));
     }
     // Still stored and counted: the server sees the app keep its socket.
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(said(), 1, "said once");
+    assert_eq!(said(&app), 1, "said once");
     assert!(app.try_wait().unwrap().is_none(), "still running");
     assert!(server.connections() >= 1, "still connected");
     assert!(terminate(&mut app).success());
@@ -765,25 +807,24 @@ fn on_a_full_disk_the_headless_status_says_notifications_cannot_be_saved_until_t
     let server = Server::start();
     let disk = SmallDisk::mount(&session.data_dir(), "8m");
     session.sign_in(&server.url, "tenant", "tenant-pass");
-    let (mut app, log) = headless_logging(&session, |c| c);
-    let status_lines = || -> Vec<String> {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
+    let mut app = headless_logging(&session, |c| c);
+    let status_lines = |app: &Headless| -> Vec<String> {
+        app.log_text()
             .lines()
             .filter(|l| l.contains(" status state="))
             .map(str::to_owned)
             .collect()
     };
     wait_until("connected", || {
-        status_lines()
+        status_lines(&app)
             .last()
             .is_some_and(|l| l.contains("state=connected"))
     });
     let failing = "cannot save notifications: ";
     assert!(
-        !status_lines().iter().any(|l| l.contains(failing)),
+        !status_lines(&app).iter().any(|l| l.contains(failing)),
         "{:?}",
-        status_lines()
+        status_lines(&app)
     );
 
     let filler = disk.fill();
@@ -799,9 +840,9 @@ fn on_a_full_disk_the_headless_status_says_notifications_cannot_be_saved_until_t
     };
     wait_until("the status says notifications cannot be saved", || {
         notify();
-        status_lines().iter().any(|l| l.contains(failing))
+        status_lines(&app).iter().any(|l| l.contains(failing))
     });
-    let said = status_lines();
+    let said = status_lines(&app);
     let line = said.iter().find(|l| l.contains(failing)).unwrap();
     assert!(
         line.contains("WARN") && line.contains("state=connected; cannot save notifications: "),
@@ -814,7 +855,7 @@ fn on_a_full_disk_the_headless_status_says_notifications_cannot_be_saved_until_t
     std::fs::remove_file(&filler).unwrap();
     wait_until("the status no longer says it", || {
         notify();
-        status_lines()
+        status_lines(&app)
             .last()
             .is_some_and(|l| l.contains("state=connected") && !l.contains(failing))
     });

@@ -333,8 +333,10 @@ async fn revoked_access_token_is_refreshed_and_the_connection_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_failing_with_5xx_does_not_sign_the_user_out() {
     let h = signed_in(Variant::Documented, TENANT).await;
-    h.control("revoke_access_tokens", json!({})).await;
+    // Refresh fails first: a REST call in flight after connecting must not
+    // refresh the revoked token successfully in between.
     h.control("fail_refresh", json!({"status":503})).await;
+    h.control("revoke_access_tokens", json!({})).await;
     h.control("close", json!({"code":1011})).await;
     // It keeps retrying (reconnecting), never signed out.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
@@ -352,8 +354,10 @@ async fn stay_signed_in_signs_in_again_when_the_refresh_token_is_refused() {
     h.login(TENANT, true).await;
     h.start_engine(fast_tuning());
     h.wait_connected().await;
-    h.control("revoke_access_tokens", json!({})).await;
+    // Refresh fails first: a REST call in flight after connecting must not
+    // refresh the revoked token successfully in between.
     h.control("fail_refresh", json!({"status":401})).await;
+    h.control("revoke_access_tokens", json!({})).await;
     h.control("close", json!({"code":1011})).await;
     h.wait_status("reconnecting", |s| !s.connection.is_connected())
         .await;
