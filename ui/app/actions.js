@@ -6,7 +6,7 @@
 
 import { toIpcError } from './ipc.js';
 import { checkDraft, appendOlder } from './lib/conversations.js';
-import { notificationTitle } from './lib/format.js';
+import { asSentence, notificationTitle, unreadSentence } from './lib/format.js';
 import {
   appendPage, applyRefresh, bookingIdOf, canLoadNext, canLoadPrev, emptyPager, listArgs,
   messageSenderOf, nextQuery, prependPage, prevQuery, refreshQueries, visibleRows,
@@ -285,13 +285,15 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
     const ids = toAnnounce;
     toAnnounce = [];
     if (ids.length === 0) return;
-    if (ids.length > 1) { announce(`${ids.length} new notifications.`); return; }
+    // The count a sighted user reads on the badge is said with the news.
+    const withCount = (/** @type {string} */ news) => `${news}${unreadSentence(store.get().status?.unread)}`;
+    if (ids.length > 1) { announce(withCount(`${ids.length} new notifications.`)); return; }
     try {
       // The item itself: the page just below local_id + 1.
       const [n] = await ipc.listNotifications({ kind: null, unreadOnly: false, before: ids[0] + 1, limit: 1 });
-      announce(n && n.local_id === ids[0] ? `New notification: ${notificationTitle(n)}` : 'New notification.');
+      announce(withCount(n && n.local_id === ids[0] ? `New notification: ${asSentence(notificationTitle(n))}` : 'New notification.'));
     } catch {
-      announce('New notification.');
+      announce(withCount('New notification.'));
     }
   }
 

@@ -94,21 +94,24 @@ test('a new notification is re-queried from the core and announced', async () =>
   await actions.start();
   core.notes.push({ local_id: 4, server_id: 4, title: 'New booking request', body: '', kind: 'booking', data: {}, created_at: null, received_at_ms: 4, is_read: false, popped: true });
   core.emit('engine-event', { kind: 'notification_added', local_id: 4 });
+  core.emit('status', { ...core.status, unread: 4 });
   await settle(); await settle();
   assert.deepEqual(titles(store), ['New booking request', 'Note 3', 'Note 2', 'Note 1']);
   timers.forEach((t) => t());
   await settle(); await settle();
-  assert.equal(store.get().announcement.text, 'New notification: New booking request');
+  // The badge's count is said with the news, not only drawn.
+  assert.equal(store.get().announcement.text, 'New notification: New booking request. 4 unread.');
 });
 
 test('a burst of new notifications is announced once, with the count', async () => {
   const { core, store, actions, timers } = setup();
   await actions.start();
   for (const id of [4, 5, 6]) core.emit('engine-event', { kind: 'notification_added', local_id: id });
+  core.emit('status', { ...core.status, unread: 6 });
   assert.equal(timers.length, 1);
   timers[0]();
   await settle();
-  assert.equal(store.get().announcement.text, '3 new notifications.');
+  assert.equal(store.get().announcement.text, '3 new notifications. 6 unread.');
 });
 
 test('a filter change drops answers that were meant for the old filter', async () => {

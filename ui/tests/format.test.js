@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  asSentence, unreadSentence,
   bookingStatusLabel, displayName, formatCalendarDate, formatDuration, formatRelative, formatUntil, initials,
   kindLabel, normalizeKind, notificationTimeMs, notificationTitle, singleLine,
 } from '../app/lib/format.js';
@@ -104,4 +105,18 @@ test('previews fold whitespace and cut long text with an ellipsis', () => {
   assert.equal(singleLine('  a\n\n b\tc '), 'a b c');
   assert.equal(singleLine('abcdefghij', 5), 'abcd…');
   assert.equal(singleLine(null), '');
+});
+
+test('the unread count reads as a sentence after the news, or not at all when unknown', () => {
+  assert.equal(unreadSentence(4), ' 4 unread.');
+  assert.equal(unreadSentence(0), ' Nothing unread.');
+  assert.equal(unreadSentence(undefined), '');
+  assert.equal(unreadSentence(-1), '');
+  assert.equal(unreadSentence(Number.NaN), '');
+});
+
+test('a title becomes a sentence without doubling its own punctuation', () => {
+  assert.equal(asSentence('New booking request'), 'New booking request.');
+  assert.equal(asSentence('Is the flat free in May?'), 'Is the flat free in May?');
+  assert.equal(asSentence('Paid. '), 'Paid.');
 });

@@ -387,6 +387,65 @@ impl DesktopSession {
         Ok(())
     }
 
+    /// Locks the keyring's default collection, as a screen lock or
+    /// Seahorse does: a secret can then be read only once the user types
+    /// the keyring's password into gnome-keyring's own prompt.
+    pub fn lock_keyring(&self) -> Result<(), Error> {
+        let call = |object: &str, method: &str, args: &[&str]| -> Result<String, Error> {
+            let out = self
+                .command("gdbus")
+                .args(["call", "--session", "--dest", "org.freedesktop.secrets"])
+                .args(["--object-path", object, "--method", method])
+                .args(args)
+                .output()
+                .map_err(Error::run("gdbus"))?;
+            if !out.status.success() {
+                return Err(Error::misbehaved(
+                    "gnome-keyring-daemon",
+                    format!(
+                        "refused {method}: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
+                ));
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let service = "/org/freedesktop/secrets";
+        // It answers `(objectpath '/org/freedesktop/secrets/collection/login',)`.
+        let alias = call(
+            service,
+            "org.freedesktop.Secret.Service.ReadAlias",
+            &["default"],
+        )?;
+        let collection = alias
+            .split('\'')
+            .nth(1)
+            .filter(|p| p.len() > 1)
+            .ok_or_else(|| {
+                Error::misbehaved(
+                    "gnome-keyring-daemon",
+                    format!("has no default collection: {alias}"),
+                )
+            })?;
+        call(
+            service,
+            "org.freedesktop.Secret.Service.Lock",
+            &[&format!("['{collection}']")],
+        )?;
+        let locked = call(
+            collection,
+            "org.freedesktop.DBus.Properties.Get",
+            &["org.freedesktop.Secret.Collection", "Locked"],
+        )?;
+        if !locked.contains("true") {
+            return Err(Error::misbehaved(
+                "gnome-keyring-daemon",
+                format!("did not lock {collection}: Locked is {}", locked.trim()),
+            ));
+        }
+        Ok(())
+    }
+
     /// How many popups dunst shows now.
     pub fn displayed(&self) -> u32 {
         self.command("dunstctl")

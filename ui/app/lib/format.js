@@ -216,6 +216,23 @@ export function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`;
 }
 
+/** `text` ending as a sentence: a full stop added unless it has one (or ?, !, …). @param {string} text */
+export function asSentence(text) {
+  const t = text.trim();
+  return /[.!?…]$/.test(t) ? t : `${t}.`;
+}
+
+/**
+ * The unread count as a screen reader should hear it after news:
+ * " 4 unread." (with its leading space), " Nothing unread." or "" when
+ * the count is not known.
+ * @param {unknown} n
+ */
+export function unreadSentence(n) {
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) return '';
+  return n === 0 ? ' Nothing unread.' : ` ${n} unread.`;
+}
+
 /** @param {unknown} status */
 export function bookingStatusLabel(status) {
   if (typeof status !== 'string' || !status.trim()) return null;

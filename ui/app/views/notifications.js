@@ -256,6 +256,9 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
   function renderStates(s) {
     const n = s.notifications;
     const count = feed.childElementCount;
+    // A feed holds articles: an empty one is left out rather than read
+    // as an empty list (the empty state or the banner says why).
+    show(feed, count > 0);
     feed.setAttribute('aria-busy', String(n.loading != null));
     // The core refusing for want of a session is the signed-out state, not a failure.
     const sessionError = n.error?.code === 'not_signed_in' || n.error?.code === 'signed_out' ? n.error.code : null;
