@@ -38,12 +38,31 @@
  * @property {string} title
  * @property {string} body
  * @property {string} kind booking, message, maintenance, property, review or general
- * @property {Record<string, unknown>} data
+ * @property {NotificationContext} context what it is about, typed by the core
  * @property {string|null} created_at ISO-8601
  * @property {number} received_at_ms
  * @property {boolean} is_read
  * @property {boolean} popped
  * @property {boolean} [can_decide] the core says the signed-in user can approve or decline it
+ *
+ * @typedef {object} NotificationContext smarthunt-core's protocol::NotificationContext
+ * @property {number|null} [booking_id]
+ * @property {number|null} [maintenance_id]
+ * @property {number|null} [message_id]
+ * @property {number|null} [review_id]
+ * @property {number|null} [property_id]
+ * @property {string|null} [property_title]
+ * @property {string|null} [status] a booking's or maintenance request's, as the server says it
+ * @property {string|null} [check_in_date] YYYY-MM-DD
+ * @property {string|null} [check_out_date] YYYY-MM-DD
+ * @property {number|null} [sender_id]
+ * @property {string|null} [sender_name]
+ * @property {number|null} [tenant_id]
+ * @property {string|null} [tenant_name]
+ * @property {number|null} [landlord_id]
+ * @property {string|null} [landlord_name]
+ * @property {number|null} [rating] stars, 0 to 5
+ * @property {string|null} [content_preview]
  *
  * @typedef {object} Conversation
  * @property {number} other_id

@@ -44,7 +44,7 @@ let nextLocalId = 1;
 /** @param {Partial<any>} n */
 function addNotification(n) {
   const item = {
-    local_id: nextLocalId++, server_id: 1000 + nextLocalId, title: '', body: '', kind: 'general', data: {},
+    local_id: nextLocalId++, server_id: 1000 + nextLocalId, title: '', body: '', kind: 'general', context: {},
     created_at: null, received_at_ms: NOW, is_read: false, popped: true, ...n,
   };
   notifications.push(item);
@@ -52,12 +52,12 @@ function addNotification(n) {
 }
 
 const SAMPLES = [
-  { kind: 'booking', title: 'Booking request approved', body: 'Your stay at Harbour View loft is confirmed.', data: { booking_id: 300, status: 'approved', property_title: 'Harbour View loft' } },
-  { kind: 'message', title: 'New message from Jonas Weber', body: 'Thanks, the keys are with the concierge.', data: { sender_id: 15, sender_name: 'Jonas Weber', message_id: 700 } },
-  { kind: 'maintenance', title: 'Maintenance request updated', body: 'The heating repair is scheduled for Tuesday morning.', data: { maintenance_id: 60, status: 'in_progress', property_id: 12 } },
-  { kind: 'property', title: 'Property listing updated', body: 'Photos of Garden cottage were updated.', data: { property_id: 40 } },
-  { kind: 'review', title: 'New review', body: 'A tenant rated Riverside studio 4 out of 5.', data: { review_id: 9, rating: 4 } },
-  { kind: 'general', title: 'Monthly summary ready', body: 'See how your listings did last month.', data: {} },
+  { kind: 'booking', title: 'Booking request approved', body: 'Your stay at Harbour View loft is confirmed.', context: { booking_id: 300, status: 'approved', property_title: 'Harbour View loft' } },
+  { kind: 'message', title: 'New message from Jonas Weber', body: 'Thanks, the keys are with the concierge.', context: { sender_id: 15, sender_name: 'Jonas Weber', message_id: 700 } },
+  { kind: 'maintenance', title: 'Maintenance request updated', body: 'The heating repair is scheduled for Tuesday morning.', context: { maintenance_id: 60, status: 'in_progress', property_id: 12 } },
+  { kind: 'property', title: 'Property listing updated', body: 'Photos of Garden cottage were updated.', context: { property_id: 40 } },
+  { kind: 'review', title: 'New review', body: 'A tenant rated Riverside studio 4 out of 5.', context: { review_id: 9, rating: 4 } },
+  { kind: 'general', title: 'Monthly summary ready', body: 'See how your listings did last month.', context: {} },
 ];
 
 function seedNotifications() {
@@ -65,7 +65,7 @@ function seedNotifications() {
   const count = Number(params.get('count') ?? 240);
   for (let i = count; i > 0; i -= 1) {
     const s = SAMPLES[i % SAMPLES.length];
-    addNotification({ ...s, data: { ...s.data }, is_read: true, created_at: new Date(NOW - 3 * DAY - i * 5 * HOUR).toISOString() });
+    addNotification({ ...s, context: { ...s.context }, is_read: true, created_at: new Date(NOW - 3 * DAY - i * 5 * HOUR).toISOString() });
   }
   addNotification({
     kind: 'general', title: 'Welcome to SmartHunt Desktop', is_read: true,
@@ -74,42 +74,42 @@ function seedNotifications() {
   });
   addNotification({
     kind: 'property', title: 'Listing approved', is_read: true,
-    body: 'Garden cottage is now visible to tenants.', data: { property_id: 40, property_title: 'Garden cottage' },
+    body: 'Garden cottage is now visible to tenants.', context: { property_id: 40, property_title: 'Garden cottage' },
     created_at: new Date(NOW - 2 * DAY - 3 * HOUR).toISOString(),
   });
   addNotification({
     kind: 'booking', title: '<img src=x onerror=alert(1)> Booking cancelled', is_read: true,
     body: '<b>Not bold</b>: markup from the server is shown as plain text.',
-    data: { booking_id: 498, status: 'cancelled', property_id: 12 },
+    context: { booking_id: 498, status: 'cancelled', property_id: 12 },
     created_at: new Date(NOW - 26 * HOUR).toISOString(),
   });
   addNotification({
     kind: 'review', title: 'New 5-star review', is_read: true,
-    body: 'Jonas Weber: “Spotless flat, quick replies, would stay again.”', data: { review_id: 15, rating: 5 },
+    body: 'Jonas Weber: “Spotless flat, quick replies, would stay again.”', context: { review_id: 15, rating: 5 },
     created_at: new Date(NOW - 20 * HOUR).toISOString(),
   });
   addNotification({
     kind: 'maintenance', title: 'New maintenance request',
-    body: 'Leaking tap in the kitchen of Riverside studio, unit 4.', data: { maintenance_id: 77, property_id: 12, status: 'pending' },
+    body: 'Leaking tap in the kitchen of Riverside studio, unit 4.', context: { maintenance_id: 77, property_id: 12, status: 'pending' },
     created_at: new Date(NOW - 65 * MIN).toISOString(),
   });
   addNotification({
     kind: 'message', title: 'New message from Amira Haddad',
     body: 'Hi! Is the flat still available in June? I would also like to ask about parking.',
-    data: { sender_id: 7, sender_name: 'Amira Haddad', message_id: 901, property_id: 33, content_preview: 'Hi! Is the flat still available in June?' },
+    context: { sender_id: 7, sender_name: 'Amira Haddad', message_id: 901, property_id: 33, content_preview: 'Hi! Is the flat still available in June?' },
     created_at: new Date(NOW - 12 * MIN).toISOString(),
   });
   addNotification(role === 'landlord'
     ? {
       kind: 'booking', title: 'New booking request',
       body: 'Amira Haddad wants to stay at Sunny 2-bed flat near the park, 14–21 June.',
-      data: { booking_id: 512, property_id: 33, property_title: 'Sunny 2-bed flat near the park', tenant_id: 7, landlord_id: 1, status: 'pending', check_in_date: '2025-06-14', check_out_date: '2025-06-21' },
+      context: { booking_id: 512, property_id: 33, property_title: 'Sunny 2-bed flat near the park', tenant_id: 7, landlord_id: 1, status: 'pending', check_in_date: '2025-06-14', check_out_date: '2025-06-21' },
       created_at: new Date(NOW - 2 * MIN).toISOString(),
     }
     : {
       kind: 'booking', title: 'Booking request sent',
       body: 'Your request for Sunny 2-bed flat near the park is waiting for the landlord.',
-      data: { booking_id: 512, property_id: 33, property_title: 'Sunny 2-bed flat near the park', tenant_id: 7, landlord_id: 1, status: 'pending', check_in_date: '2025-06-14', check_out_date: '2025-06-21' },
+      context: { booking_id: 512, property_id: 33, property_title: 'Sunny 2-bed flat near the park', tenant_id: 7, landlord_id: 1, status: 'pending', check_in_date: '2025-06-14', check_out_date: '2025-06-21' },
       created_at: new Date(NOW - 2 * MIN).toISOString(),
     });
 }
@@ -259,12 +259,12 @@ const commands = {
     if (params.get('decide') === 'fail') return fail('server', 'This booking is no longer pending.');
     const n = notifications.find((x) => x.local_id === localId);
     if (!n) return fail('bad_input', 'That notification no longer exists.');
-    n.data = { ...n.data, status: approve ? 'approved' : 'declined' };
+    n.context = { ...n.context, status: approve ? 'approved' : 'declined' };
     n.is_read = true;
-    emit('engine-event', { kind: 'booking_decided', booking_id: n.data.booking_id, approved: approve });
+    emit('engine-event', { kind: 'booking_decided', booking_id: n.context.booking_id, approved: approve });
     emit('engine-event', { kind: 'notifications_changed' });
     recount();
-    return n.data.booking_id;
+    return n.context.booking_id;
   },
   list_conversations: () => needAccount() ? [] : conversations(),
   get_thread: ({ otherId, before, limit }) => {
@@ -351,7 +351,7 @@ if (live > 0) {
   let i = 0;
   setInterval(() => {
     const s = SAMPLES[i++ % SAMPLES.length];
-    const n = addNotification({ ...s, data: { ...s.data }, created_at: new Date().toISOString(), received_at_ms: Date.now() });
+    const n = addNotification({ ...s, context: { ...s.context }, created_at: new Date().toISOString(), received_at_ms: Date.now() });
     emit('engine-event', { kind: 'notification_added', local_id: n.local_id });
     recount();
   }, live * 1000);

@@ -12,7 +12,7 @@ const landlord = { server: 'https://s', username: 'maria', user_id: 1, role: 'la
 function fakeCore({ count = 3 } = {}) {
   const notes = [];
   for (let i = 1; i <= count; i += 1) {
-    notes.push({ local_id: i, server_id: i, title: `Note ${i}`, body: '', kind: i % 2 ? 'booking' : 'general', data: {}, created_at: null, received_at_ms: i, is_read: false, popped: true });
+    notes.push({ local_id: i, server_id: i, title: `Note ${i}`, body: '', kind: i % 2 ? 'booking' : 'general', context: {}, created_at: null, received_at_ms: i, is_read: false, popped: true });
   }
   const messages = [];
   const core = {
@@ -36,7 +36,7 @@ function fakeCore({ count = 3 } = {}) {
       open_notification: ({ localId }) => { const n = notes.find((x) => x.local_id === localId); n.is_read = true; return n; },
       mark_read: ({ localId }) => { const n = notes.find((x) => x.local_id === localId); if (n) n.is_read = true; return null; },
       mark_all_read: () => { for (const n of notes) n.is_read = true; return null; },
-      decide_booking: ({ localId, approve }) => { const n = notes.find((x) => x.local_id === localId); n.data = { ...n.data, status: approve ? 'approved' : 'declined' }; return 512; },
+      decide_booking: ({ localId, approve }) => { const n = notes.find((x) => x.local_id === localId); n.context = { ...n.context, status: approve ? 'approved' : 'declined' }; return 512; },
       list_conversations: () => [{ other_id: 7, other_name: null, last_content: 'hi', last_at_ms: 1, unread: 1 }],
       get_thread: ({ otherId, before, limit }) => messages.filter((m) => m.sender_id === otherId || m.recipient_id === otherId)
         .sort((a, b) => b.at_ms - a.at_ms).filter((m) => before == null || m.local_id < before).slice(0, limit),
@@ -92,7 +92,7 @@ test('start listens to the shell, then loads status, settings, the newest page a
 test('a new notification is re-queried from the core and announced', async () => {
   const { core, store, actions, timers } = setup();
   await actions.start();
-  core.notes.push({ local_id: 4, server_id: 4, title: 'New booking request', body: '', kind: 'booking', data: {}, created_at: null, received_at_ms: 4, is_read: false, popped: true });
+  core.notes.push({ local_id: 4, server_id: 4, title: 'New booking request', body: '', kind: 'booking', context: {}, created_at: null, received_at_ms: 4, is_read: false, popped: true });
   core.emit('engine-event', { kind: 'notification_added', local_id: 4 });
   core.emit('status', { ...core.status, unread: 4 });
   await settle(); await settle();
@@ -151,7 +151,7 @@ test('a refused decision shows the server\'s message and leaves the buttons', as
 
 test('a decision made elsewhere (a popup button) shows on the matching booking', async () => {
   const { core, store, actions } = setup();
-  core.notes[2].data = { booking_id: 77, status: 'pending' };
+  core.notes[2].context = { booking_id: 77, status: 'pending' };
   await actions.start();
   core.emit('engine-event', { kind: 'booking_decided', booking_id: 77, approved: false });
   assert.deepEqual(store.get().notifications.decisions[3], { state: 'done', approved: false });
@@ -160,7 +160,7 @@ test('a decision made elsewhere (a popup button) shows on the matching booking',
 test('opening a message notification opens the sender\'s conversation', async () => {
   const { core, store, actions } = setup();
   core.notes[0].kind = 'message';
-  core.notes[0].data = { sender_id: 7, sender_name: 'Amira' };
+  core.notes[0].context = { sender_id: 7, sender_name: 'Amira' };
   await actions.start();
   await actions.openNotification(1);
   await settle();

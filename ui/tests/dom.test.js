@@ -34,7 +34,7 @@ test('event-handler and style attributes are refused', () => {
 test('a notification with a hostile title and body renders them as text', () => {
   const n = {
     local_id: 9, server_id: 1, title: XSS, body: '<script>alert(2)</script> body', kind: 'booking',
-    data: { status: 'pending', booking_id: 1 }, created_at: '2025-03-12T10:00:00Z', received_at_ms: 0, is_read: false, popped: true, can_decide: true,
+    context: { status: 'pending', booking_id: 1 }, created_at: '2025-03-12T10:00:00Z', received_at_ms: 0, is_read: false, popped: true, can_decide: true,
   };
   const row = /** @type {any} */ (notificationRow(n, {
     now: Date.UTC(2025, 2, 12, 10, 5), account: { server: 's', username: 'm', user_id: 1, role: 'landlord' },
@@ -53,7 +53,7 @@ test('a notification with a hostile title and body renders them as text', () => 
 });
 
 test('Approve in a row decides without opening the row', () => {
-  const n = { local_id: 4, server_id: 1, title: 'New booking request', body: '', kind: 'booking', data: { status: 'pending' }, created_at: null, received_at_ms: 0, is_read: true, popped: true, can_decide: true };
+  const n = { local_id: 4, server_id: 1, title: 'New booking request', body: '', kind: 'booking', context: { status: 'pending' }, created_at: null, received_at_ms: 0, is_read: true, popped: true, can_decide: true };
   const decided = [];
   const row = /** @type {any} */ (notificationRow(n, { now: 0, account: { server: 's', username: 'm', user_id: 1, role: 'landlord' }, decision: undefined, onDecide: (id, a) => decided.push([id, a]) }));
   const buttons = row.descendants().filter((x) => x instanceof FakeElement && x.localName === 'button');

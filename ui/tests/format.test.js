@@ -84,11 +84,11 @@ test('booking dates are calendar dates, not shifted by the time zone', () => {
 
 test('titles: the server\'s, else plain words for landlords and tenants', () => {
   assert.equal(notificationTitle({ title: '  Booking approved ', kind: 'booking' }), 'Booking approved');
-  assert.equal(notificationTitle({ title: '', kind: 'booking', data: { status: 'pending' } }), 'New booking request');
-  assert.equal(notificationTitle({ title: '', kind: 'booking', data: { status: 'declined' } }), 'Booking declined');
-  assert.equal(notificationTitle({ title: '', kind: 'message', data: { sender_name: 'Amira' } }), 'New message from Amira');
-  assert.equal(notificationTitle({ title: '', kind: 'maintenance', data: {} }), 'New maintenance request');
-  assert.equal(notificationTitle({ title: '', kind: 'review', data: null }), 'New review');
+  assert.equal(notificationTitle({ title: '', kind: 'booking', context: { status: 'pending' } }), 'New booking request');
+  assert.equal(notificationTitle({ title: '', kind: 'booking', context: { status: 'declined' } }), 'Booking declined');
+  assert.equal(notificationTitle({ title: '', kind: 'message', context: { sender_name: 'Amira' } }), 'New message from Amira');
+  assert.equal(notificationTitle({ title: '', kind: 'maintenance', context: {} }), 'New maintenance request');
+  assert.equal(notificationTitle({ title: '', kind: 'review', context: null }), 'New review');
   assert.equal(notificationTitle({ title: '', kind: 'weird' }), 'Notification');
 });
 

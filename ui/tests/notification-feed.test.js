@@ -8,11 +8,11 @@ import {
 
 /** A store like the core's: newest first by local_id, keyset by `before`. */
 function fakeStore(ids) {
-  let rows = ids.map((id) => ({ local_id: id, title: `n${id}`, kind: 'general', is_read: false, data: {} }));
+  let rows = ids.map((id) => ({ local_id: id, title: `n${id}`, kind: 'general', is_read: false, context: {} }));
   return {
     /** @param {{before: number|null, limit: number}} q */
     list: (q) => rows.filter((r) => q.before == null || r.local_id < q.before).sort((a, b) => b.local_id - a.local_id).slice(0, q.limit),
-    add: (id) => { rows.push({ local_id: id, title: `n${id}`, kind: 'general', is_read: false, data: {} }); },
+    add: (id) => { rows.push({ local_id: id, title: `n${id}`, kind: 'general', is_read: false, context: {} }); },
     remove: (pred) => { rows = rows.filter((r) => !pred(r)); },
   };
 }
@@ -153,7 +153,7 @@ const tenant = { server: 's', username: 'amira', user_id: 7, role: 'tenant' };
 const pendingBooking = {
   local_id: 5, kind: 'booking', title: 'New booking request', body: '', is_read: false, created_at: null, received_at_ms: 0,
   server_id: 1, popped: true,
-  data: { booking_id: 512, status: 'pending', tenant_id: 7, landlord_id: 1, property_title: 'Sunny flat', check_in_date: '2025-06-14' },
+  context: { booking_id: 512, status: 'pending', tenant_id: 7, landlord_id: 1, property_title: 'Sunny flat', check_in_date: '2025-06-14' },
 };
 
 test('Approve / Decline follow the core\'s answer, not a rule of the page', () => {
@@ -162,7 +162,7 @@ test('Approve / Decline follow the core\'s answer, not a rule of the page', () =
   assert.equal(canDecideBooking(pendingBooking), false, 'no answer from the core: nothing to decide');
 });
 
-test('an opened booking shows its context from data, with names when known', () => {
+test('an opened booking shows its context, with names when known', () => {
   const facts = contextFacts(pendingBooking, landlord, (id) => (id === 7 ? 'Amira Haddad' : null));
   const byLabel = Object.fromEntries(facts.map((f) => [f.label, f.value]));
   assert.equal(byLabel.Booking, '#512');
@@ -175,23 +175,26 @@ test('an opened booking shows its context from data, with names when known', () 
   assert.equal(unknown.Tenant, 'User #7');
 });
 
-test('context ignores data that is not plain text or numbers', () => {
-  const n = { ...pendingBooking, kind: 'review', data: { rating: 4, property_title: { html: '<b>' }, review_id: 3 } };
+test('a review shows its stars and nothing the core did not type', () => {
+  // The core reads `data` (junk left out: smarthunt-core's
+  // protocol::NotificationContext); the page shows what it typed.
+  const n = { ...pendingBooking, kind: 'review', context: { rating: 4, review_id: 3 } };
   const facts = contextFacts(n, landlord);
   assert.deepEqual(facts.map((f) => f.label), ['Rating']);
   assert.match(facts[0].value, /4 of 5/);
+  assert.deepEqual(contextFacts({ ...pendingBooking, context: undefined }, landlord), [], 'no context: no facts');
 });
 
 test('a message notification opens its sender\'s conversation', () => {
-  const msg = { ...pendingBooking, kind: 'message', data: { sender_id: 7, sender_name: 'Amira' } };
+  const msg = { ...pendingBooking, kind: 'message', context: { sender_id: 7, sender_name: 'Amira' } };
   assert.deepEqual(messageSenderOf(msg), { otherId: 7, name: 'Amira' });
-  assert.deepEqual(messageSenderOf({ ...msg, data: { sender_id: '12' } }), { otherId: 12, name: 'User #12' });
-  assert.equal(messageSenderOf({ ...msg, data: {} }), null);
+  assert.deepEqual(messageSenderOf({ ...msg, context: { sender_id: 12 } }), { otherId: 12, name: 'User #12' });
+  assert.equal(messageSenderOf({ ...msg, context: {} }), null);
   assert.equal(messageSenderOf(pendingBooking), null);
 });
 
 test('a booking offers a chat with the other side', () => {
   assert.deepEqual(chatTarget(pendingBooking, landlord), { otherId: 7, name: 'User #7', label: 'Message the tenant' });
   assert.deepEqual(chatTarget(pendingBooking, tenant, () => 'Maria'), { otherId: 1, name: 'Maria', label: 'Message the landlord' });
-  assert.equal(chatTarget({ ...pendingBooking, data: {} }, landlord), null);
+  assert.equal(chatTarget({ ...pendingBooking, context: {} }, landlord), null);
 });

@@ -115,8 +115,10 @@ pub enum EngineError {
     /// No notification with this local id is kept here.
     #[error("there is no notification {local_id} here")]
     NotFound { local_id: i64 },
-    /// Approve/Decline on a notification that names no booking.
-    #[error("this notification names no booking")]
+    /// Approve/Decline on a notification that asks no decision of this
+    /// user: it names no booking, the booking no longer waits, or the
+    /// user is not its landlord.
+    #[error("there is no booking request here for you to decide")]
     NoBooking,
     /// Chat history needs to know who we are: the profile has not come yet.
     #[error("our user id is not known yet")]
@@ -1280,7 +1282,14 @@ impl<'a> AccountRun<'a> {
                     .await
             }
             ServerFrame::ChatMessage(m) => self.on_chat(vec![m]).await,
-            ServerFrame::BookingUpdate(_) => self.emit(EngineEvent::NotificationsChanged),
+            ServerFrame::BookingUpdate(u) => {
+                let status: String = u.status.trim().chars().take(64).collect();
+                if let Some(id) = u.booking_id.filter(|_| !status.is_empty()) {
+                    self.booking_now(id, status).await;
+                } else {
+                    self.emit(EngineEvent::NotificationsChanged);
+                }
+            }
             ServerFrame::UnreadCount(n) => self.set_unread(n).await,
             ServerFrame::MarkReadResponse { .. } | ServerFrame::MarkAllReadResponse { .. } => {}
             ServerFrame::Pong => {}
@@ -1291,6 +1300,22 @@ impl<'a> AccountRun<'a> {
     }
 
     // ---- notifications ----------------------------------------------------
+
+    /// A booking's status changed (decided here or elsewhere): the
+    /// notifications about it say so, and offer Approve/Decline no more
+    /// once it is decided.
+    async fn booking_now(&mut self, booking_id: i64, status: impl Into<String>) {
+        let status = status.into();
+        let written = self
+            .runner
+            .store
+            .run(move |s| s.set_booking_status(booking_id, &status))
+            .await;
+        if let Err(e) = self.wrote(written) {
+            tracing::info!(error = %e, "cannot note a booking's status");
+        }
+        self.emit(EngineEvent::NotificationsChanged);
+    }
 
     /// Stores live notifications (one transaction) and carries out each
     /// one's popup decision, in order. `arrivals` holds when each one's
@@ -1497,13 +1522,8 @@ impl<'a> AccountRun<'a> {
     }
 
     async fn learn_name_from(&mut self, n: &IncomingNotification) {
-        let sender = n.data.get("sender_id").and_then(protocol::id_value);
-        let name = n
-            .data
-            .get("sender_name")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        if let (Some(id), Some(name)) = (sender, name) {
+        let context = n.context();
+        if let (Some(id), Some(name)) = (context.sender_id, context.sender_name) {
             let _ = self
                 .runner
                 .store
@@ -1695,6 +1715,8 @@ impl<'a> AccountRun<'a> {
                 reply,
             } => {
                 if let Ok(booking_id) = result {
+                    let status = if approve { "approved" } else { "declined" };
+                    self.booking_now(booking_id, status).await;
                     self.emit(EngineEvent::BookingDecided {
                         booking_id,
                         approved: approve,
@@ -1910,9 +1932,14 @@ impl<'a> AccountRun<'a> {
                 reply,
             } => {
                 let (context, api) = (self.context(local_id), self.api.clone());
+                let (role, me) = (self.role.clone(), self.me);
                 self.spawn(async move {
                     let result = async {
-                        let booking = booking_of(&context.await?)?;
+                        let viewer = policy::Viewer {
+                            role: role.as_deref(),
+                            user_id: me,
+                        };
+                        let booking = booking_of(&context.await?, viewer)?;
                         api.decide_booking(booking, approve).await?;
                         Ok(booking)
                     }
@@ -2138,12 +2165,10 @@ async fn stored(store: &StoreCell, local_id: i64) -> Result<StoredNotification, 
         .ok_or(EngineError::NotFound { local_id })
 }
 
-/// The booking a notification is about.
-fn booking_of(n: &StoredNotification) -> Result<i64, EngineError> {
-    n.data
-        .get("booking_id")
-        .and_then(protocol::id_value)
-        .ok_or(EngineError::NoBooking)
+/// The booking a notification asks `viewer` to decide: the rule its popup
+/// and the window's buttons follow.
+fn booking_of(n: &StoredNotification, viewer: policy::Viewer) -> Result<i64, EngineError> {
+    policy::booking_to_decide(n.kind, &n.context(), viewer).ok_or(EngineError::NoBooking)
 }
 
 /// Who lost their socket when the server closed ours with `code`: a

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use chrono::{NaiveDateTime, NaiveTime};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::NotificationKind;
+use crate::protocol::{NotificationContext, NotificationKind};
 
 /// Popup urgency, as the freedesktop notification spec has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -119,25 +119,17 @@ pub struct Viewer<'a> {
 /// nothing until its detail is known.
 pub fn booking_to_decide(
     kind: NotificationKind,
-    data: &serde_json::Map<String, serde_json::Value>,
+    context: &NotificationContext,
     viewer: Viewer<'_>,
 ) -> Option<i64> {
-    if kind != NotificationKind::Booking {
+    if kind != NotificationKind::Booking || !context.is_pending() {
         return None;
     }
-    let pending = data
-        .get("status")
-        .and_then(|v| v.as_str())
-        .is_some_and(|s| s.trim().eq_ignore_ascii_case("pending"));
-    let booking = data.get("booking_id").and_then(crate::protocol::id_value)?;
     let landlord = match viewer.role {
         Some(role) => role == "landlord",
-        None => {
-            let of_booking = data.get("landlord_id").and_then(crate::protocol::id_value);
-            of_booking.is_some() && of_booking == viewer.user_id
-        }
+        None => context.landlord_id.is_some() && context.landlord_id == viewer.user_id,
     };
-    (pending && landlord).then_some(booking)
+    landlord.then_some(context.booking_id).flatten()
 }
 
 /// Daily quiet hours in local wall time, `start` inclusive, `end`
@@ -530,10 +522,10 @@ pub fn held_summary_text(h: &HeldSummary) -> (String, String) {
 #[cfg(test)]
 mod booking_rule {
     use super::*;
-    use serde_json::{json, Map, Value};
+    use serde_json::{json, Value};
 
-    fn data(v: Value) -> Map<String, Value> {
-        v.as_object().cloned().unwrap_or_default()
+    fn data(v: Value) -> NotificationContext {
+        NotificationContext::of(&v.as_object().cloned().unwrap_or_default())
     }
 
     const LANDLORD: Viewer<'static> = Viewer {
@@ -586,7 +578,11 @@ mod booking_rule {
             None
         );
         assert_eq!(
-            booking_to_decide(NotificationKind::Booking, &Map::new(), LANDLORD),
+            booking_to_decide(
+                NotificationKind::Booking,
+                &NotificationContext::default(),
+                LANDLORD
+            ),
             None
         );
     }

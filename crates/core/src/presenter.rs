@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 use crate::connection::ConnectionState;
 use crate::policy::{self, Decision, PolicySettings, PopupPolicy, Viewer};
 use crate::ports::{Popup, PopupKey};
-use crate::protocol::{self, IncomingNotification, NotificationKind};
+use crate::protocol::{IncomingNotification, NotificationKind};
 
 /// During a burst a kind's summary popup is refreshed at most this often,
 /// so 100,000 notifications replace it a handful of times, not 100,000.
@@ -298,9 +298,10 @@ fn live_summary(kind: NotificationKind, count: u32) -> Popup {
 /// One notification's own popup: Approve/Decline when the viewer may
 /// decide its booking, Reply when someone else sent it.
 fn notification_popup(local_id: i64, n: IncomingNotification, viewer: &Viewer) -> Popup {
-    let booking = policy::booking_to_decide(n.kind, &n.data, *viewer);
+    let context = n.context();
+    let booking = policy::booking_to_decide(n.kind, &context, *viewer);
     let reply_to = (n.kind == NotificationKind::Message)
-        .then(|| n.data.get("sender_id").and_then(protocol::id_value))
+        .then_some(context.sender_id)
         .flatten()
         .filter(|sender| Some(*sender) != viewer.user_id);
     Popup::notification(local_id, n.kind, n.title, n.body, booking, reply_to)

@@ -88,6 +88,82 @@ pub struct IncomingNotification {
     pub is_read: Option<bool>,
 }
 
+impl IncomingNotification {
+    /// What it is about, typed.
+    pub fn context(&self) -> NotificationContext {
+        NotificationContext::of(&self.data)
+    }
+}
+
+/// What a notification is about, read from its `data` in one place (the
+/// keys PROTOCOL.md documents, plus the names some servers add), each
+/// typed: ids from numbers or digit strings, text trimmed and non-empty.
+/// The core's rules and the window read this, never `data`'s keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NotificationContext {
+    pub booking_id: Option<i64>,
+    pub maintenance_id: Option<i64>,
+    pub message_id: Option<i64>,
+    pub review_id: Option<i64>,
+    pub property_id: Option<i64>,
+    pub property_title: Option<String>,
+    /// A booking's or maintenance request's status, as the server says it.
+    pub status: Option<String>,
+    /// Calendar dates (`YYYY-MM-DD`), as the server says them.
+    pub check_in_date: Option<String>,
+    pub check_out_date: Option<String>,
+    pub sender_id: Option<i64>,
+    pub sender_name: Option<String>,
+    pub tenant_id: Option<i64>,
+    pub tenant_name: Option<String>,
+    pub landlord_id: Option<i64>,
+    pub landlord_name: Option<String>,
+    /// Stars, 0 to 5; anything else is left out.
+    pub rating: Option<u8>,
+    pub content_preview: Option<String>,
+}
+
+impl NotificationContext {
+    pub fn of(data: &Map<String, Value>) -> Self {
+        let id = |key| id_field(data, key);
+        let text = |key: &str| {
+            data.get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            booking_id: id("booking_id"),
+            maintenance_id: id("maintenance_id"),
+            message_id: id("message_id"),
+            review_id: id("review_id"),
+            property_id: id("property_id"),
+            property_title: text("property_title"),
+            status: text("status"),
+            check_in_date: text("check_in_date"),
+            check_out_date: text("check_out_date"),
+            sender_id: id("sender_id"),
+            sender_name: text("sender_name"),
+            tenant_id: id("tenant_id"),
+            tenant_name: text("tenant_name"),
+            landlord_id: id("landlord_id"),
+            landlord_name: text("landlord_name"),
+            rating: id("rating")
+                .and_then(|r| u8::try_from(r).ok())
+                .filter(|r| *r <= 5),
+            content_preview: text("content_preview"),
+        }
+    }
+
+    /// True when the status says the booking or request still waits.
+    pub fn is_pending(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("pending"))
+    }
+}
+
 /// A chat message between two users, from a frame or from REST.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
@@ -510,6 +586,50 @@ fn de_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn context_of(v: Value) -> NotificationContext {
+        NotificationContext::of(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn a_context_types_what_the_server_documents_and_leaves_out_junk() {
+        let c = context_of(serde_json::json!({
+            "booking_id": "7",
+            "status": "  Pending ",
+            "landlord_id": 1,
+            "tenant_id": 12,
+            "check_in_date": "2026-06-14",
+            "sender_name": "   ",
+            "property_title": {"html": "<b>"},
+            "rating": 4,
+            "unknown_key": "kept in data, not here",
+        }));
+        assert_eq!(c.booking_id, Some(7), "digit strings are ids");
+        assert_eq!(c.status.as_deref(), Some("Pending"), "trimmed");
+        assert!(c.is_pending(), "any case");
+        assert_eq!((c.landlord_id, c.tenant_id), (Some(1), Some(12)));
+        assert_eq!(c.check_in_date.as_deref(), Some("2026-06-14"));
+        assert_eq!(c.sender_name, None, "blank text is no name");
+        assert_eq!(c.property_title, None, "an object is not text");
+        assert_eq!(c.rating, Some(4));
+        for junk in [
+            serde_json::json!(7),
+            serde_json::json!(-1),
+            serde_json::json!(4.5),
+            serde_json::json!("many"),
+        ] {
+            assert_eq!(
+                context_of(serde_json::json!({ "rating": junk })).rating,
+                None,
+                "{junk}"
+            );
+        }
+        assert_eq!(
+            context_of(serde_json::json!({})),
+            NotificationContext::default()
+        );
+        assert!(!context_of(serde_json::json!({"status": "approved"})).is_pending());
+    }
 
     #[test]
     fn decodes_documented_notification() {

@@ -845,9 +845,8 @@ async fn a_booking_request_that_arrived_while_closed_still_offers_approve() {
     assert!(request.booking_id.is_some());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_approve_holds_up_no_popup_no_ping_and_no_quit() {
-    let mut h = a_known_landlord().await;
+/// The tenant asks to book; its popup comes; its local id.
+async fn a_booking_request_pops(h: &Harness) -> i64 {
     h.control("booking_request", json!({"tenant": "tenant"}))
         .await;
     let popups = h
@@ -856,6 +855,36 @@ async fn a_slow_approve_holds_up_no_popup_no_ping_and_no_quit() {
     let PopupKey::Notification(local_id) = booking_popup(&popups).unwrap().key else {
         panic!("the request's popup is its own");
     };
+    local_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decided_booking_offers_no_decision_and_a_second_approve_is_refused_here() {
+    let h = a_known_landlord().await;
+    let local_id = a_booking_request_pops(&h).await;
+    let booking = h.engine().decide_booking(local_id, true).await.unwrap();
+    // What the window and a reopened popup read: no longer pending.
+    let status = h
+        .wait_store(
+            "the stored request says approved",
+            move |s| s.notification(local_id).unwrap().unwrap().context().status,
+            |s| s.as_deref() == Some("approved"),
+        )
+        .await;
+    assert_eq!(status.as_deref(), Some("approved"));
+    // Refused here, before any call: the server would have answered a
+    // second decision with an HTTP error instead.
+    let again = h.engine().decide_booking(local_id, false).await;
+    assert!(
+        matches!(again, Err(EngineError::NoBooking)),
+        "booking {booking} decided twice: {again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_approve_holds_up_no_popup_no_ping_and_no_quit() {
+    let mut h = a_known_landlord().await;
+    let local_id = a_booking_request_pops(&h).await;
     // The server now takes a minute to decide a booking.
     h.control("slow_bookings", json!({"ms": 60_000})).await;
     let before = h.server_stats().await;

@@ -252,13 +252,13 @@ export function bookingStatusLabel(status) {
 /**
  * The title to show: the server's, or a plain one from the type and data
  * when the server sent none.
- * @param {{title?: unknown, kind?: unknown, data?: Record<string, unknown>|null}} n
+ * @param {{title?: unknown, kind?: unknown, context?: {status?: string|null, sender_name?: string|null}|null}} n
  */
 export function notificationTitle(n) {
   const t = typeof n.title === 'string' ? n.title.trim() : '';
   if (t) return t;
-  const data = n.data && typeof n.data === 'object' ? n.data : {};
-  const status = typeof data.status === 'string' ? data.status.toLowerCase() : '';
+  const context = n.context && typeof n.context === 'object' ? n.context : {};
+  const status = typeof context.status === 'string' ? context.status.toLowerCase() : '';
   switch (normalizeKind(n.kind)) {
     case 'booking':
       if (status === 'pending') return 'New booking request';
@@ -267,7 +267,7 @@ export function notificationTitle(n) {
       if (status === 'cancelled' || status === 'canceled') return 'Booking cancelled';
       return 'Booking update';
     case 'message': {
-      const name = typeof data.sender_name === 'string' ? data.sender_name.trim() : '';
+      const name = typeof context.sender_name === 'string' ? context.sender_name.trim() : '';
       return name ? `New message from ${name}` : 'New message';
     }
     case 'maintenance':

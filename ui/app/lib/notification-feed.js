@@ -251,22 +251,14 @@ export function emptyState(filter, connection) {
   };
 }
 
-/** A data field as text, or null when it is missing or not a plain value. @param {unknown} v */
-function text(v) {
-  if (typeof v === 'string') return v.trim() ? v.trim() : null;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return null;
-}
-
-/** @param {unknown} v */
-function idOf(v) {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
-  return Number.isSafeInteger(n) ? n : null;
-}
-
-/** @param {StoredNotification} n */
-function dataOf(n) {
-  return n.data && typeof n.data === 'object' && !Array.isArray(n.data) ? n.data : {};
+/**
+ * What a notification is about, as the core typed it (the window never
+ * reads a notification's raw data); empty when the core sent none.
+ * @param {StoredNotification} n
+ * @returns {import('../types.js').NotificationContext}
+ */
+function contextOf(n) {
+  return n.context && typeof n.context === 'object' ? n.context : {};
 }
 
 /**
@@ -288,7 +280,7 @@ export function canDecideBooking(n) {
 const noNames = () => null;
 
 /**
- * A person in a notification: the name in its data, else one known from
+ * A person in a notification: the name in its context, else one known from
  * elsewhere, else "User #N".
  * @param {unknown} name @param {number} id @param {KnownName} known
  */
@@ -297,49 +289,39 @@ function person(name, id, known) {
 }
 
 /**
- * The facts an opened notification shows, from its `data`, as label/value
+ * The facts an opened notification shows, from its typed context, as label/value
  * text pairs (never markup).
  * @param {StoredNotification} n @param {AccountInfo|null|undefined} account @param {KnownName} [known]
  * @returns {{label: string, value: string}[]}
  */
 export function contextFacts(n, account, known = noNames) {
-  const d = dataOf(n);
+  const c = contextOf(n);
   const kind = normalizeKind(n.kind);
   const me = account?.user_id != null ? Number(account.user_id) : null;
   /** @type {{label: string, value: string}[]} */
   const facts = [];
-  /** @param {string} label @param {string|null} value */
+  /** @param {string} label @param {string|null|undefined} value */
   const add = (label, value) => { if (value) facts.push({ label, value }); };
 
-  const booking = idOf(d.booking_id);
-  if (booking != null) add('Booking', `#${booking}`);
-  const maintenance = idOf(d.maintenance_id);
-  if (maintenance != null) add('Maintenance request', `#${maintenance}`);
-  if (kind === 'booking') add('Status', bookingStatusLabel(d.status));
-  else if (kind === 'maintenance') {
-    const s = text(d.status);
-    add('Status', s ? s.charAt(0).toUpperCase() + s.slice(1).replace(/_/g, ' ') : null);
+  if (c.booking_id != null) add('Booking', `#${c.booking_id}`);
+  if (c.maintenance_id != null) add('Maintenance request', `#${c.maintenance_id}`);
+  if (kind === 'booking') add('Status', bookingStatusLabel(c.status));
+  else if (kind === 'maintenance' && c.status) {
+    add('Status', c.status.charAt(0).toUpperCase() + c.status.slice(1).replace(/_/g, ' '));
   }
-  add('Check-in', formatCalendarDate(text(d.check_in_date)));
-  add('Check-out', formatCalendarDate(text(d.check_out_date)));
+  add('Check-in', formatCalendarDate(c.check_in_date ?? null));
+  add('Check-out', formatCalendarDate(c.check_out_date ?? null));
 
-  const propertyTitle = text(d.property_title);
-  const property = idOf(d.property_id);
-  if (propertyTitle) add('Property', propertyTitle);
-  else if (property != null) add('Property', `Property #${property}`);
+  if (c.property_title) add('Property', c.property_title);
+  else if (c.property_id != null) add('Property', `Property #${c.property_id}`);
 
-  const sender = idOf(d.sender_id);
-  if (sender != null) add('From', person(d.sender_name, sender, known));
-  else add('From', text(d.sender_name));
-  const tenant = idOf(d.tenant_id);
-  if (tenant != null && tenant !== me) add('Tenant', person(d.tenant_name, tenant, known));
-  const landlord = idOf(d.landlord_id);
-  if (landlord != null && landlord !== me) add('Landlord', person(d.landlord_name, landlord, known));
+  if (c.sender_id != null) add('From', person(c.sender_name, c.sender_id, known));
+  else add('From', c.sender_name);
+  if (c.tenant_id != null && c.tenant_id !== me) add('Tenant', person(c.tenant_name, c.tenant_id, known));
+  if (c.landlord_id != null && c.landlord_id !== me) add('Landlord', person(c.landlord_name, c.landlord_id, known));
 
-  const rating = idOf(d.rating);
-  if (rating != null && rating >= 0 && rating <= 5) add('Rating', `${'★'.repeat(rating)}${'☆'.repeat(5 - rating)} (${rating} of 5)`);
-  else add('Rating', text(d.rating));
-  add('Message', text(d.content_preview));
+  if (c.rating != null) add('Rating', `${'★'.repeat(c.rating)}${'☆'.repeat(5 - c.rating)} (${c.rating} of 5)`);
+  add('Message', c.content_preview);
   return facts;
 }
 
@@ -351,33 +333,30 @@ export function contextFacts(n, account, known = noNames) {
  * @returns {{otherId: number, name: string, label: string}|null}
  */
 export function chatTarget(n, account, known = noNames) {
-  const d = dataOf(n);
+  const c = contextOf(n);
   const me = account?.user_id != null ? Number(account.user_id) : null;
-  const sender = idOf(d.sender_id);
+  const { sender_id: sender, tenant_id: tenant, landlord_id: landlord } = c;
   if (sender != null && sender !== me) {
-    const name = person(d.sender_name, sender, known);
+    const name = person(c.sender_name, sender, known);
     return { otherId: sender, name, label: `Reply to ${name}` };
   }
-  const tenant = idOf(d.tenant_id);
-  const landlord = idOf(d.landlord_id);
   if (tenant != null && tenant !== me && (account?.role === 'landlord' || (landlord != null && landlord === me))) {
-    return { otherId: tenant, name: person(d.tenant_name, tenant, known), label: 'Message the tenant' };
+    return { otherId: tenant, name: person(c.tenant_name, tenant, known), label: 'Message the tenant' };
   }
   if (landlord != null && landlord !== me && (account?.role === 'tenant' || (tenant != null && tenant === me))) {
-    return { otherId: landlord, name: person(d.landlord_name, landlord, known), label: 'Message the landlord' };
+    return { otherId: landlord, name: person(c.landlord_name, landlord, known), label: 'Message the landlord' };
   }
   return null;
 }
 
-/** The booking id in a notification's data, if any. @param {StoredNotification} n */
+/** The booking a notification is about, if any. @param {StoredNotification} n */
 export function bookingIdOf(n) {
-  return idOf(dataOf(n).booking_id);
+  return contextOf(n).booking_id ?? null;
 }
 
 /** The sender a message notification opens the conversation with. @param {StoredNotification} n */
 export function messageSenderOf(n) {
   if (normalizeKind(n.kind) !== 'message') return null;
-  const d = dataOf(n);
-  const id = idOf(d.sender_id);
-  return id == null ? null : { otherId: id, name: displayName(d.sender_name, id) };
+  const c = contextOf(n);
+  return c.sender_id == null ? null : { otherId: c.sender_id, name: displayName(c.sender_name, c.sender_id) };
 }

@@ -30,6 +30,13 @@ pub struct StoredNotification {
     pub popped: bool,
 }
 
+impl StoredNotification {
+    /// What it is about, typed.
+    pub fn context(&self) -> crate::protocol::NotificationContext {
+        crate::protocol::NotificationContext::of(&self.data)
+    }
+}
+
 /// What storing an incoming notification did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
@@ -145,6 +152,24 @@ impl Store {
             )?
             .execute([local_id])?;
         Ok(())
+    }
+
+    /// A booking's new status (decided here, or told by the server) in
+    /// every notification about it, so that what they offer follows:
+    /// Approve/Decline only while it is pending. Returns how many changed.
+    pub fn set_booking_status(
+        &mut self,
+        booking_id: i64,
+        status: &str,
+    ) -> Result<usize, StoreError> {
+        // The server may have sent the id as a number or as digits.
+        let changed = self.conn.execute(
+            "UPDATE notifications SET data = json_set(data, '$.status', ?3) \
+             WHERE kind = 'booking' AND json_extract(data, '$.booking_id') IN (?1, ?2) \
+             AND json_extract(data, '$.status') IS NOT ?3",
+            params![booking_id, booking_id.to_string(), status],
+        )?;
+        Ok(changed)
     }
 
     pub fn notification(&self, local_id: i64) -> Result<Option<StoredNotification>, StoreError> {
@@ -904,12 +929,69 @@ pub(super) mod tests {
             "SELECT local_id FROM notifications WHERE kind = 'booking' AND title = 't' \
              AND received_at BETWEEN 0 AND 10 AND body = 'b' AND server_id IS NULL",
             "SELECT server_id FROM notifications WHERE server_id BETWEEN 1 AND 5 AND is_read = 0",
+            // set_booking_status's
+            "UPDATE notifications SET data = json_set(data, '$.status', 'approved') \
+             WHERE kind = 'booking' AND json_extract(data, '$.booking_id') IN (7, '7') \
+             AND json_extract(data, '$.status') IS NOT 'approved'",
         ];
         for q in lookups {
             let p = plan(q);
             assert!(p.contains("INDEX"), "{q}: {p}");
             assert!(!p.contains("SCAN notifications"), "{q}: {p}");
         }
+    }
+
+    #[test]
+    fn a_booking_status_reaches_every_notification_about_it_and_no_other() {
+        let mut s = Store::open_in_memory().unwrap();
+        let about = |id: Option<i64>, kind, data: serde_json::Value| {
+            let mut n = incoming(id, &format!("n{id:?}"), "b");
+            n.kind = kind;
+            n.data = data.as_object().cloned().unwrap();
+            n
+        };
+        let pending = serde_json::json!({"booking_id": 7, "status": "pending", "landlord_id": 1});
+        let batch = [
+            about(Some(1), NotificationKind::Booking, pending.clone()),
+            // The same booking, its id as digits, from a REST page.
+            about(
+                Some(2),
+                NotificationKind::Booking,
+                serde_json::json!({"booking_id": "7", "status": "pending"}),
+            ),
+            about(
+                Some(3),
+                NotificationKind::Booking,
+                serde_json::json!({"booking_id": 8, "status": "pending"}),
+            ),
+            // Another kind that names the booking keeps its own status.
+            about(
+                Some(4),
+                NotificationKind::Maintenance,
+                serde_json::json!({"booking_id": 7, "status": "pending"}),
+            ),
+        ];
+        s.insert_notifications(&batch, 0, WINDOW).unwrap();
+        let status = |s: &Store, server_id| {
+            let n = s.notification_by_server_id(server_id).unwrap().unwrap();
+            (n.context().status, n.data.get("landlord_id").cloned())
+        };
+        assert_eq!(s.set_booking_status(7, "approved").unwrap(), 2);
+        assert_eq!(
+            status(&s, 1),
+            (Some("approved".into()), Some(serde_json::json!(1))),
+            "the rest of data kept"
+        );
+        assert_eq!(status(&s, 2).0.as_deref(), Some("approved"));
+        assert_eq!(status(&s, 3).0.as_deref(), Some("pending"));
+        assert_eq!(status(&s, 4).0.as_deref(), Some("pending"));
+        assert_eq!(
+            s.set_booking_status(7, "approved").unwrap(),
+            0,
+            "already so"
+        );
+        assert_eq!(s.set_booking_status(99, "approved").unwrap(), 0);
+        assert_counters_consistent(&s);
     }
 
     #[test]
