@@ -9,8 +9,10 @@
 //! which fails while they disagree.
 
 use serde::{Deserialize, Serialize};
-use smarthunt_core::engine::{EngineEvent, EngineStatus};
-use smarthunt_core::policy::{PauseFor, PolicyChange};
+use smarthunt_core::engine::{AccountInfo, EngineEvent, EngineStatus};
+use smarthunt_core::policy::{self, PauseFor, PolicyChange, PolicySettings};
+use smarthunt_core::protocol::{NotificationContext, NotificationKind};
+use smarthunt_core::store::StoredNotification;
 
 /// A command from the page, as Tauri hands it on: `{"cmd": ..., "args":
 /// {...}}`, argument keys in camelCase. Its `Debug` shows the command's
@@ -94,10 +96,10 @@ impl std::fmt::Debug for Call {
 }
 
 /// What the window should show when it opens.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenItem {
-    /// "notifications", "chat" or "settings".
+    #[ts(type = "'notifications' | 'chat' | 'settings'")]
     pub view: &'static str,
     pub local_id: Option<i64>,
     pub other_id: Option<i64>,
@@ -154,7 +156,7 @@ pub struct SendArgs {
 }
 
 /// The sign-in form's fields, as the window sends them.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInArgs {
     pub server: String,
@@ -205,6 +207,60 @@ impl ErrorCode {
     pub fn names() -> &'static [&'static str] {
         <Self as strum::VariantNames>::VARIANTS
     }
+}
+
+/// A stored notification as the window gets it: what it is about typed
+/// (the core reads its `data`, the window never does), and whether the
+/// signed-in user can approve or decline it here (the core's one rule,
+/// which the popups follow too).
+#[derive(Serialize, ts_rs::TS)]
+#[ts(rename = "StoredNotification")]
+pub struct Listed {
+    local_id: i64,
+    server_id: Option<i64>,
+    title: String,
+    body: String,
+    kind: NotificationKind,
+    context: NotificationContext,
+    created_at: Option<chrono::DateTime<chrono::Utc>>,
+    received_at_ms: i64,
+    is_read: bool,
+    popped: bool,
+    can_decide: bool,
+}
+
+impl Listed {
+    pub fn new(n: StoredNotification, viewer: &Option<AccountInfo>) -> Self {
+        let viewer = policy::Viewer {
+            role: viewer.as_ref().and_then(|a| a.role.as_deref()),
+            user_id: viewer.as_ref().and_then(|a| a.user_id),
+        };
+        let context = n.context();
+        let can_decide = policy::booking_to_decide(n.kind, &context, viewer).is_some();
+        Self {
+            local_id: n.local_id,
+            server_id: n.server_id,
+            title: n.title,
+            body: n.body,
+            kind: n.kind,
+            context,
+            created_at: n.created_at,
+            received_at_ms: n.received_at_ms,
+            is_read: n.is_read,
+            popped: n.popped,
+            can_decide,
+        }
+    }
+}
+
+/// The settings view's contents.
+#[derive(Serialize, ts_rs::TS)]
+pub struct Settings {
+    pub policy: PolicySettings,
+    pub autostart: bool,
+    pub server: Option<String>,
+    pub ca_file: Option<String>,
+    pub allow_insecure_http: bool,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use smarthunt_tray::calls::{Call, ErrorCode, UiEvent};
+use ts_rs::TS;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -72,6 +73,54 @@ fn contract_js() -> String {
     )
 }
 
+/// One type's declaration for `types.d.ts`: exported, with 64-bit
+/// integers as `number` (serde_json writes them as JSON numbers, which is
+/// what the page gets).
+fn declared<T: TS>() -> String {
+    let decl = T::decl()
+        .replace("bigint", "number")
+        .replace("JsonValue", "unknown");
+    format!("export {decl}\n")
+}
+
+/// The shapes the page reads and sends, from the Rust types the shell
+/// serialises: `ui/app/types.d.ts`, which the page's JSDoc imports as
+/// `import('./types.js')` (TypeScript resolves it to the declarations).
+fn types_d_ts() -> String {
+    use smarthunt_core::connection::{ConnectionState, ServerVariant};
+    use smarthunt_core::engine::{AccountInfo, EngineEvent, EngineStatus};
+    use smarthunt_core::policy::{PauseFor, PolicyChange, PolicySettings, QuietHours};
+    use smarthunt_core::protocol::{NotificationContext, NotificationKind};
+    use smarthunt_core::store::{Conversation, StoredChatMessage};
+    use smarthunt_tray::calls::{Listed, OpenItem, Settings, SignInArgs};
+    let decls = [
+        declared::<EngineStatus>(),
+        declared::<ConnectionState>(),
+        declared::<ServerVariant>(),
+        declared::<AccountInfo>(),
+        declared::<EngineEvent>(),
+        declared::<Listed>(),
+        declared::<NotificationKind>(),
+        declared::<NotificationContext>(),
+        declared::<Conversation>(),
+        declared::<StoredChatMessage>(),
+        declared::<PolicySettings>(),
+        declared::<QuietHours>(),
+        declared::<PolicyChange>(),
+        declared::<PauseFor>(),
+        declared::<Settings>(),
+        declared::<SignInArgs>(),
+        declared::<OpenItem>(),
+    ];
+    format!(
+        "// Written from the Rust types (smarthunt-core, src-tauri/src/calls.rs) by\n\
+         // `SMARTHUNT_WRITE_CONTRACT=1 cargo test -p smarthunt-tray --test contract`;\n\
+         // do not edit: the test fails while this disagrees with them.\n\
+         \n{}",
+        decls.join("\n")
+    )
+}
+
 #[test]
 fn the_command_list_the_capability_and_the_pages_names_come_from_the_types() {
     let write = std::env::var_os("SMARTHUNT_WRITE_CONTRACT").is_some();
@@ -79,6 +128,7 @@ fn the_command_list_the_capability_and_the_pages_names_come_from_the_types() {
         ("src-tauri/commands.list", commands_list()),
         ("src-tauri/capabilities/main.json", capability()),
         ("ui/app/contract.js", contract_js()),
+        ("ui/app/types.d.ts", types_d_ts()),
     ] {
         let path = root().join(path);
         if write {

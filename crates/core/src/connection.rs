@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 /// Which consumer answers on the server (PROTOCOL.md sections 1 and 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerVariant {
     /// Connected, nothing proves either yet.
@@ -23,7 +23,7 @@ pub enum ServerVariant {
 }
 
 /// What the user sees of the connection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
     Starting,

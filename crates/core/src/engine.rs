@@ -146,7 +146,7 @@ impl From<SyncError> for EngineError {
 }
 
 /// Who is signed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct AccountInfo {
     pub server: String,
     pub username: String,
@@ -155,7 +155,7 @@ pub struct AccountInfo {
 }
 
 /// What the tray and the window render.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct EngineStatus {
     pub connection: ConnectionState,
     pub unread: u64,
@@ -173,7 +173,7 @@ pub struct EngineStatus {
 }
 
 /// Changes the window may want to re-query for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EngineEvent {
     NotificationsChanged,

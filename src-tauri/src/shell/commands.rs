@@ -6,15 +6,14 @@ use serde_json::Value;
 use smarthunt_core::account::{self, LoginRequest};
 use smarthunt_core::config::AppConfig;
 use smarthunt_core::engine::AccountInfo;
-use smarthunt_core::policy::{self, PolicySettings};
-use smarthunt_core::protocol::{NotificationContext, NotificationKind};
+use smarthunt_core::protocol::NotificationKind;
 use smarthunt_core::secret::Sensitive;
-use smarthunt_core::store::{ListQuery, StoredNotification};
+use smarthunt_core::store::ListQuery;
 use smarthunt_core::transport::TransportOptions;
 
 use super::error::IpcError;
 use super::{autostart, App};
-use crate::calls::{Call, ErrorCode, ListArgs, SendArgs, SignInArgs, ThreadArgs};
+use crate::calls::{Call, ErrorCode, ListArgs, Listed, SendArgs, Settings, SignInArgs, ThreadArgs};
 
 type Result<T> = std::result::Result<T, IpcError>;
 
@@ -93,49 +92,6 @@ async fn list_notifications(app: &App, a: ListArgs) -> Result<Value> {
     )
 }
 
-/// A stored notification as the window gets it: what it is about typed
-/// (the core reads its `data`, the window never does), and whether the
-/// signed-in user can approve or decline it here (the core's one rule,
-/// which the popups follow too).
-#[derive(Serialize)]
-struct Listed {
-    local_id: i64,
-    server_id: Option<i64>,
-    title: String,
-    body: String,
-    kind: NotificationKind,
-    context: NotificationContext,
-    created_at: Option<chrono::DateTime<chrono::Utc>>,
-    received_at_ms: i64,
-    is_read: bool,
-    popped: bool,
-    can_decide: bool,
-}
-
-impl Listed {
-    fn new(n: StoredNotification, viewer: &Option<AccountInfo>) -> Self {
-        let viewer = policy::Viewer {
-            role: viewer.as_ref().and_then(|a| a.role.as_deref()),
-            user_id: viewer.as_ref().and_then(|a| a.user_id),
-        };
-        let context = n.context();
-        let can_decide = policy::booking_to_decide(n.kind, &context, viewer).is_some();
-        Self {
-            local_id: n.local_id,
-            server_id: n.server_id,
-            title: n.title,
-            body: n.body,
-            kind: n.kind,
-            context,
-            created_at: n.created_at,
-            received_at_ms: n.received_at_ms,
-            is_read: n.is_read,
-            popped: n.popped,
-            can_decide,
-        }
-    }
-}
-
 fn viewer_of(app: &App) -> Option<AccountInfo> {
     app.engine.status().borrow().account.clone()
 }
@@ -174,15 +130,6 @@ async fn send_message(app: &App, a: SendArgs) -> Result<()> {
         ));
     }
     Ok(app.engine.send_chat(a.receiver, content).await?)
-}
-
-#[derive(Serialize)]
-struct Settings {
-    policy: PolicySettings,
-    autostart: bool,
-    server: Option<String>,
-    ca_file: Option<String>,
-    allow_insecure_http: bool,
 }
 
 async fn get_settings(app: &App) -> Result<Settings> {

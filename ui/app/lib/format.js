@@ -4,8 +4,18 @@
  * zone are passed in so tests are deterministic.
  */
 
-/** The notification types the core stores (anything else reads as general). */
+/** @typedef {import('../types.js').NotificationKind} NotificationKind */
+
+/**
+ * The notification types the core stores (anything else reads as general).
+ * @type {readonly NotificationKind[]}
+ */
 export const KINDS = Object.freeze(['booking', 'message', 'maintenance', 'property', 'review', 'general']);
+
+/** @param {unknown} kind @returns {kind is NotificationKind} */
+export function isKind(kind) {
+  return typeof kind === 'string' && /** @type {readonly string[]} */ (KINDS).includes(kind);
+}
 
 /** @type {Record<string, {label: string, plural: string, popup: string}>} */
 const KIND_WORDS = {
@@ -17,9 +27,9 @@ const KIND_WORDS = {
   general: { label: 'General', plural: 'General', popup: 'Other notifications' },
 };
 
-/** @param {unknown} kind @returns {string} one of KINDS */
+/** @param {unknown} kind @returns {NotificationKind} */
 export function normalizeKind(kind) {
-  return typeof kind === 'string' && KINDS.includes(kind) ? kind : 'general';
+  return isKind(kind) ? kind : 'general';
 }
 
 /** @param {unknown} kind */

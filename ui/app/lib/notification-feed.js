@@ -255,7 +255,7 @@ export function emptyState(filter, connection) {
  * What a notification is about, as the core typed it (the window never
  * reads a notification's raw data); empty when the core sent none.
  * @param {StoredNotification} n
- * @returns {import('../types.js').NotificationContext}
+ * @returns {Partial<import('../types.js').NotificationContext>}
  */
 function contextOf(n) {
   return n.context && typeof n.context === 'object' ? n.context : {};

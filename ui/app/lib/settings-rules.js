@@ -3,13 +3,14 @@
  * popup policy's shape, sign-in input. Pure: no DOM, no IPC; time passed in.
  */
 
-import { KINDS, normalizeKind } from './format.js';
+import { KINDS, isKind } from './format.js';
 
 /**
  * @typedef {import('../types.js').PopupPolicy} PopupPolicy
  * @typedef {import('../types.js').PolicyChange} PolicyChange
  * @typedef {import('../types.js').PauseFor} PauseFor
  * @typedef {import('../types.js').SignInArgs} SignInArgs
+ * @typedef {import('../types.js').NotificationKind} NotificationKind
  */
 
 /**
@@ -77,7 +78,7 @@ export function describeQuietHours(q) {
  * @returns {PopupPolicy}
  */
 export function normalizePolicy(p) {
-  const muted = [...new Set((p?.muted ?? []).filter((k) => KINDS.includes(k)).map(normalizeKind))]
+  const muted = [...new Set((p?.muted ?? []).filter(isKind))]
     .sort((a, b) => KINDS.indexOf(a) - KINDS.indexOf(b));
   const q = p?.quiet_hours;
   const quiet = q && parseClock(q.start) != null && parseClock(q.end) != null
@@ -109,7 +110,7 @@ export function normalizeChange(c) {
 
 /**
  * The policy with one type's popups on or off.
- * @param {PopupPolicy} p @param {string} kind @param {boolean} showPopups
+ * @param {PopupPolicy} p @param {NotificationKind} kind @param {boolean} showPopups
  */
 export function withPopups(p, kind, showPopups) {
   const muted = new Set(normalizePolicy(p).muted);
