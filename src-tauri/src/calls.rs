@@ -17,7 +17,9 @@ use smarthunt_core::store::StoredNotification;
 /// A command from the page, as Tauri hands it on: `{"cmd": ..., "args":
 /// {...}}`, argument keys in camelCase. Its `Debug` shows the command's
 /// name only: a sign-in carries a password.
-#[derive(Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::IntoStaticStr)]
+#[derive(
+    Clone, PartialEq, Serialize, Deserialize, strum::VariantNames, strum::IntoStaticStr, ts_rs::TS,
+)]
 #[serde(tag = "cmd", content = "args", rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum Call {
@@ -118,20 +120,20 @@ impl OpenItem {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
     pub local_id: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Decide {
     pub local_id: i64,
     pub approve: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ListArgs {
     pub kind: Option<String>,
@@ -141,7 +143,7 @@ pub struct ListArgs {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ThreadArgs {
     pub other_id: i64,
@@ -149,7 +151,7 @@ pub struct ThreadArgs {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct SendArgs {
     pub receiver: i64,
     pub content: String,

@@ -92,8 +92,16 @@ fn types_d_ts() -> String {
     use smarthunt_core::policy::{PauseFor, PolicyChange, PolicySettings, QuietHours};
     use smarthunt_core::protocol::{NotificationContext, NotificationKind};
     use smarthunt_core::store::{Conversation, StoredChatMessage};
-    use smarthunt_tray::calls::{Listed, OpenItem, Settings, SignInArgs};
+    use smarthunt_tray::calls::{
+        Decide, Item, ListArgs, Listed, OpenItem, SendArgs, Settings, SignInArgs, ThreadArgs,
+    };
     let decls = [
+        declared::<Call>(),
+        declared::<ListArgs>(),
+        declared::<Item>(),
+        declared::<Decide>(),
+        declared::<ThreadArgs>(),
+        declared::<SendArgs>(),
         declared::<EngineStatus>(),
         declared::<ConnectionState>(),
         declared::<ServerVariant>(),

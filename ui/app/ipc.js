@@ -76,8 +76,11 @@ export function isSessionError(err) {
  */
 export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAURI__) {
   /**
+   * A command with the arguments its Rust type takes (`Call` in
+   * types.d.ts, written from src-tauri/src/calls.rs).
    * @template T
-   * @param {Command} cmd @param {object} [args] @returns {Promise<T>}
+   * @template {import('./types.js').Call['cmd']} C
+   * @param {C} cmd @param {Extract<import('./types.js').Call, {cmd: C}>['args']} [args] @returns {Promise<T>}
    */
   async function call(cmd, args) {
     const invoke = getTauri()?.core?.invoke;
@@ -101,7 +104,7 @@ export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAU
     listNotifications: (q) => call('list_notifications', {
       kind: q.kind ?? null, unreadOnly: Boolean(q.unreadOnly), before: q.before ?? null, limit: q.limit,
     }),
-    /** Marks it read; returns it with `data`. @param {number} localId @returns {Promise<StoredNotification>} */
+    /** Marks it read; returns it with its context. @param {number} localId @returns {Promise<StoredNotification>} */
     openNotification: (localId) => call('open_notification', { localId }),
     /** @param {number} localId @returns {Promise<void>} */
     markRead: (localId) => call('mark_read', { localId }),

@@ -2,6 +2,18 @@
 // `SMARTHUNT_WRITE_CONTRACT=1 cargo test -p smarthunt-tray --test contract`;
 // do not edit: the test fails while this disagrees with them.
 
+export type Call = { "cmd": "get_status", "args": Record<string, never> } | { "cmd": "list_notifications", "args": ListArgs } | { "cmd": "open_notification", "args": Item } | { "cmd": "mark_read", "args": Item } | { "cmd": "mark_all_read", "args": Record<string, never> } | { "cmd": "decide_booking", "args": Decide } | { "cmd": "list_conversations", "args": Record<string, never> } | { "cmd": "get_thread", "args": ThreadArgs } | { "cmd": "send_message", "args": SendArgs } | { "cmd": "get_settings", "args": Record<string, never> } | { "cmd": "set_policy", "args": { change: PolicyChange, } } | { "cmd": "set_autostart", "args": { enabled: boolean, } } | { "cmd": "pause", "args": { pause: PauseFor, } } | { "cmd": "sign_in", "args": SignInArgs } | { "cmd": "sign_out", "args": Record<string, never> } | { "cmd": "window_opened", "args": Record<string, never> } | { "cmd": "first_page_shown", "args": { rows: number, } };
+
+export type ListArgs = { kind: string | null, unreadOnly: boolean, before: number | null, limit: number, };
+
+export type Item = { localId: number, };
+
+export type Decide = { localId: number, approve: boolean, };
+
+export type ThreadArgs = { otherId: number, before: number | null, limit: number, };
+
+export type SendArgs = { receiver: number, content: string, };
+
 export type EngineStatus = { connection: ConnectionState, unread: number, account: AccountInfo | null, outbox_pending: number, 
 /**
  * Popups are paused until then (unix ms); cleared, and published, the
