@@ -3,8 +3,9 @@
 //! every error code it branches on ([`ErrorCode`]). The tray dispatches on
 //! `Call` with an exhaustive match. The command list in `commands.list`
 //! (read by `build.rs`, so that `capabilities/main.json` really restricts
-//! the page) and `ui/app/contract.js` (the page's names, checked by its type
-//! check) are written from these types by
+//! the page), `ui/app/contract.js` (the page's names, checked by its type
+//! check) and `ui/app/types.d.ts` (the shapes the page sends and gets) are
+//! written from these types by
 //! `SMARTHUNT_WRITE_CONTRACT=1 cargo test -p smarthunt-tray --test contract`,
 //! which fails while they disagree.
 

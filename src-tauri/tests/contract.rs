@@ -1,8 +1,10 @@
 //! The window's contract is written from its Rust types (`calls.rs`): the
 //! command list `build.rs` declares to Tauri, the capability that grants
-//! those commands to the main window only, and `ui/app/contract.js`, the
-//! names the page calls, listens for and branches on. This test fails
-//! while any of them disagrees with the types; write them anew with
+//! those commands to the main window only, `ui/app/contract.js`, the
+//! names the page calls, listens for and branches on, and
+//! `ui/app/types.d.ts`, the shapes of what it sends and gets (by ts-rs).
+//! This test fails while any of them disagrees with the types; write them
+//! anew with
 //! `SMARTHUNT_WRITE_CONTRACT=1 cargo test -p smarthunt-tray --test contract`.
 
 use std::path::{Path, PathBuf};
@@ -74,13 +76,11 @@ fn contract_js() -> String {
 }
 
 /// One type's declaration for `types.d.ts`: exported, with 64-bit
-/// integers as `number` (serde_json writes them as JSON numbers, which is
-/// what the page gets).
+/// integers as `number`. ts-rs writes `bigint` for them, but serde_json
+/// sends them as JSON numbers, and that is what the page gets (no field
+/// here is named or typed otherwise `bigint`).
 fn declared<T: TS>() -> String {
-    let decl = T::decl()
-        .replace("bigint", "number")
-        .replace("JsonValue", "unknown");
-    format!("export {decl}\n")
+    format!("export {}\n", T::decl().replace("bigint", "number"))
 }
 
 /// The shapes the page reads and sends, from the Rust types the shell

@@ -211,7 +211,7 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
   }
 
   /**
-   * Opens an item: the core marks it read and returns it with its data.
+   * Opens an item: the core marks it read and returns it with its context.
    * A message notification opens its conversation instead.
    * @param {number} localId
    */

@@ -8,14 +8,21 @@
  * @typedef {import('./types.js').EngineStatus} EngineStatus
  * @typedef {import('./types.js').StoredNotification} StoredNotification
  * @typedef {import('./types.js').Conversation} Conversation
- * @typedef {import('./types.js').ChatMessage} ChatMessage
+ * @typedef {import('./types.js').StoredChatMessage} ChatMessage
  * @typedef {import('./types.js').Settings} Settings
- * @typedef {import('./types.js').PopupPolicy} PopupPolicy
+ * @typedef {import('./types.js').PolicySettings} PopupPolicy
  * @typedef {import('./types.js').SignInArgs} SignInArgs
  * @typedef {import('./contract.js').Command} Command
  * @typedef {import('./contract.js').EventName} EventName
  * @typedef {import('./contract.js').ErrorCode} ErrorCode
  * @typedef {{core?: {invoke?: (cmd: string, args?: object) => Promise<unknown>}, event?: {listen?: (event: string, cb: (e: {payload: unknown}) => void) => Promise<() => void>}}} TauriGlobal
+ */
+
+/**
+ * What `call` takes after a command's name: nothing when its Rust
+ * arguments are empty, else them.
+ * @template {import('./types.js').Call['cmd']} C
+ * @typedef {Extract<import('./types.js').Call, {cmd: C}>['args'] extends Record<string, never> ? [] : [Extract<import('./types.js').Call, {cmd: C}>['args']]} ArgsOf
  */
 
 /** Error codes the shell sends (written from its Rust types); anything else is kept as it came. */
@@ -77,12 +84,16 @@ export function isSessionError(err) {
 export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAURI__) {
   /**
    * A command with the arguments its Rust type takes (`Call` in
-   * types.d.ts, written from src-tauri/src/calls.rs).
+   * types.d.ts, written from src-tauri/src/calls.rs): none for a command
+   * that takes none, else required.
    * @template T
    * @template {import('./types.js').Call['cmd']} C
-   * @param {C} cmd @param {Extract<import('./types.js').Call, {cmd: C}>['args']} [args] @returns {Promise<T>}
+   * @param {C} cmd
+   * @param {ArgsOf<C>} rest
+   * @returns {Promise<T>}
    */
-  async function call(cmd, args) {
+  async function call(cmd, ...rest) {
+    const [args] = rest;
     const invoke = getTauri()?.core?.invoke;
     if (typeof invoke !== 'function') {
       throw new IpcError('internal', 'This window is not connected to the SmartHunt app.');

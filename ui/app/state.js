@@ -11,7 +11,7 @@ import { emptyPager } from './lib/notification-feed.js';
  * @typedef {import('./types.js').Settings} Settings
  * @typedef {import('./types.js').StoredNotification} StoredNotification
  * @typedef {import('./types.js').Conversation} Conversation
- * @typedef {import('./types.js').ChatMessage} ChatMessage
+ * @typedef {import('./types.js').StoredChatMessage} ChatMessage
  * @typedef {{code: string, message: string}} ShownError
  * @typedef {{state: 'busy'|'done'|'error', approved: boolean, message?: string}} Decision
  *

@@ -68,7 +68,7 @@ last_at_ms: number,
  */
 unread: number, };
 
-export type ChatMessage = { local_id: number, server_id: number | null, sender_id: number, recipient_id: number, content: string, sent_at: string | null, 
+export type StoredChatMessage = { local_id: number, server_id: number | null, sender_id: number, recipient_id: number, content: string, sent_at: string | null, 
 /**
  * The ordering time (see [`Conversation::last_at_ms`]).
  */
@@ -78,7 +78,7 @@ at_ms: number, is_read: boolean,
  */
 pending: boolean, };
 
-export type PopupPolicy = { 
+export type PolicySettings = { 
 /**
  * Popups are never shown for these kinds (they are still stored and
  * counted).
@@ -99,7 +99,7 @@ quiet_hours?: QuietHours | null, sound?: boolean, };
 
 export type PauseFor = { "for": "minutes", minutes: number, } | { "for": "until", until_ms: number, } | { "for": "tomorrow_morning" } | { "for": "resume" };
 
-export type Settings = { policy: PopupPolicy, autostart: boolean, server: string | null, ca_file: string | null, allow_insecure_http: boolean, };
+export type Settings = { policy: PolicySettings, autostart: boolean, server: string | null, ca_file: string | null, allow_insecure_http: boolean, };
 
 export type SignInArgs = { server: string, username: string, password: string, staySignedIn: boolean, caFile: string | null, allowInsecureHttp: boolean, };
 

@@ -10,7 +10,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 /// Which consumer answers on the server (PROTOCOL.md sections 1 and 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ServerVariant {
     /// Connected, nothing proves either yet.
@@ -23,7 +24,8 @@ pub enum ServerVariant {
 }
 
 /// What the user sees of the connection.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionState {
     Starting,

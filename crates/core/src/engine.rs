@@ -146,7 +146,8 @@ impl From<SyncError> for EngineError {
 }
 
 /// Who is signed in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccountInfo {
     pub server: String,
     pub username: String,
@@ -155,7 +156,8 @@ pub struct AccountInfo {
 }
 
 /// What the tray and the window render.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EngineStatus {
     pub connection: ConnectionState,
     pub unread: u64,
@@ -173,7 +175,8 @@ pub struct EngineStatus {
 }
 
 /// Changes the window may want to re-query for.
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EngineEvent {
     NotificationsChanged,
@@ -1283,7 +1286,15 @@ impl<'a> AccountRun<'a> {
             }
             ServerFrame::ChatMessage(m) => self.on_chat(vec![m]).await,
             ServerFrame::BookingUpdate(u) => {
-                let status: String = u.status.trim().chars().take(64).collect();
+                // A word from the server, shown in the window: short, and
+                // no control characters.
+                let status: String = u
+                    .status
+                    .trim()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(64)
+                    .collect();
                 if let Some(id) = u.booking_id.filter(|_| !status.is_empty()) {
                     self.booking_now(id, status).await;
                 } else {
@@ -2166,8 +2177,12 @@ async fn stored(store: &StoreCell, local_id: i64) -> Result<StoredNotification, 
 }
 
 /// The booking a notification asks `viewer` to decide: the rule its popup
-/// and the window's buttons follow.
+/// and the window's buttons follow. Before the profile says who the user
+/// is, nobody can tell.
 fn booking_of(n: &StoredNotification, viewer: policy::Viewer) -> Result<i64, EngineError> {
+    if viewer.role.is_none() && viewer.user_id.is_none() {
+        return Err(EngineError::UserUnknown);
+    }
     policy::booking_to_decide(n.kind, &n.context(), viewer).ok_or(EngineError::NoBooking)
 }
 

@@ -7,7 +7,8 @@
 //! calls into the caller):
 //!
 //! 1. `crates/core/src/transport.rs`: the socket (TLS, proxy, Origin).
-//! 2. `crates/core/src/protocol.rs`: the frame decoded, text cut to size.
+//! 2. `crates/core/src/protocol.rs`: the frame decoded, text cut to size;
+//!    what a notification is about typed once (`NotificationContext`).
 //! 3. `crates/core/src/engine.rs`: the IO loop. It reads the frame, keeps it,
 //!    asks the presenter, publishes the status; its connection is run by
 //!    `connection.rs`'s `Supervisor` (pure).

@@ -135,7 +135,8 @@ pub fn booking_to_decide(
 /// Daily quiet hours in local wall time, `start` inclusive, `end`
 /// exclusive. `start > end` wraps midnight (22:00-07:00); `start == end`
 /// means no quiet hours at all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QuietHours {
     pub start: NaiveTime,
     pub end: NaiveTime,
@@ -154,8 +155,8 @@ impl QuietHours {
 
 /// The user's popup settings. Missing fields read as their defaults, so
 /// settings saved by an older version still load.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
-#[ts(rename = "PopupPolicy")]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct PolicySettings {
     /// Popups are never shown for these kinds (they are still stored and
@@ -177,7 +178,8 @@ impl PolicySettings {
 
 /// A pause the user asks for. The core turns it into an end time, so
 /// "until tomorrow morning" means the same in the tray and the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "for", rename_all = "snake_case")]
 pub enum PauseFor {
     Minutes {
@@ -230,18 +232,19 @@ impl PauseFor {
 /// A change to the popup settings: only the fields present change, so a
 /// window that shows an older copy cannot undo a pause set from the tray
 /// (the pause is never part of it: see [`PauseFor`]).
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, ts_rs::TS)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyChange {
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub muted: Option<BTreeSet<NotificationKind>>,
     /// `Some(None)` (JSON `null`) turns quiet hours off.
     #[serde(deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub quiet_hours: Option<Option<QuietHours>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[ts(optional)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub sound: Option<bool>,
 }
 

@@ -27,9 +27,8 @@ pub const CUT_MARK: char = '…';
 
 /// The kind of a notification, as `notification_type` on the wire.
 /// Anything unknown is `General`, as the protocol asks.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationKind {
     Booking,
@@ -101,7 +100,8 @@ impl IncomingNotification {
 /// keys PROTOCOL.md documents, plus the names some servers add), each
 /// typed: ids from numbers or digit strings, text trimmed and non-empty.
 /// The core's rules and the window read this, never `data`'s keys.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NotificationContext {
     pub booking_id: Option<i64>,
     pub maintenance_id: Option<i64>,

@@ -882,6 +882,43 @@ async fn a_decided_booking_offers_no_decision_and_a_second_approve_is_refused_he
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_decided_in_the_web_app_offers_no_decision_here() {
+    let h = a_known_landlord().await;
+    let local_id = a_booking_request_pops(&h).await;
+    let booking = h
+        .wait_store(
+            "the request names its booking",
+            move |s| {
+                s.notification(local_id)
+                    .unwrap()
+                    .unwrap()
+                    .context()
+                    .booking_id
+            },
+            Option::is_some,
+        )
+        .await
+        .unwrap();
+    // The landlord declines it in the browser; the server says so over
+    // the socket (`booking_update`).
+    h.rest_as(
+        LANDLORD,
+        reqwest::Method::PATCH,
+        &format!("/api/interactions/bookings/{booking}/approve/"),
+        Some(json!({"status": "declined"})),
+    )
+    .await;
+    h.wait_store(
+        "the stored request says declined",
+        move |s| s.notification(local_id).unwrap().unwrap().context().status,
+        |s| s.as_deref() == Some("declined"),
+    )
+    .await;
+    let here = h.engine().decide_booking(local_id, true).await;
+    assert!(matches!(here, Err(EngineError::NoBooking)), "{here:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_approve_holds_up_no_popup_no_ping_and_no_quit() {
     let mut h = a_known_landlord().await;
     let local_id = a_booking_request_pops(&h).await;

@@ -7,7 +7,7 @@ import { dayKey, displayName, formatClock, formatDayHeading, singleLine } from '
 
 /**
  * @typedef {import('../types.js').Conversation} Conversation
- * @typedef {import('../types.js').ChatMessage} ChatMessage
+ * @typedef {import('../types.js').StoredChatMessage} ChatMessage
  * @typedef {{otherId: number, name: string, preview: string, atMs: number, unread: number}} ConversationRow
  */
 

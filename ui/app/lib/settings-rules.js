@@ -6,7 +6,7 @@
 import { KINDS, isKind } from './format.js';
 
 /**
- * @typedef {import('../types.js').PopupPolicy} PopupPolicy
+ * @typedef {import('../types.js').PolicySettings} PopupPolicy
  * @typedef {import('../types.js').PolicyChange} PolicyChange
  * @typedef {import('../types.js').PauseFor} PauseFor
  * @typedef {import('../types.js').SignInArgs} SignInArgs

@@ -24,7 +24,7 @@ import {
  */
 
 /**
- * Names the core knows from chat, to put on ids in a notification's data.
+ * Names the core knows from chat, to put on ids in a notification's context.
  * @param {import('../types.js').Conversation[]} conversations
  * @returns {(id: number) => string|null}
  */

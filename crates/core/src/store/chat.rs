@@ -11,7 +11,8 @@ use crate::protocol::ChatMessage;
 pub const MAX_THREAD_PAGE: u32 = 1000;
 
 /// One person the owner has talked with, and the latest message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Conversation {
     pub other_id: i64,
     pub other_name: Option<String>,
@@ -23,8 +24,8 @@ pub struct Conversation {
     pub unread: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-#[ts(rename = "ChatMessage")]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StoredChatMessage {
     pub local_id: i64,
     pub server_id: Option<i64>,

@@ -37,6 +37,14 @@ impl StoredNotification {
     }
 }
 
+/// [`Store::set_booking_status`]'s statement: by the partial index on
+/// booking ids (schema V3), never a scan of every booking.
+const SET_BOOKING_STATUS: &str = "UPDATE notifications INDEXED BY notifications_by_booking \
+     SET data = json_set(data, '$.status', ?3) \
+     WHERE kind = 'booking' AND json_valid(data) \
+     AND json_extract(data, '$.booking_id') IN (?1, ?2) \
+     AND json_extract(data, '$.status') IS NOT ?3";
+
 /// What storing an incoming notification did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
@@ -164,9 +172,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         // The server may have sent the id as a number or as digits.
         let changed = self.conn.execute(
-            "UPDATE notifications SET data = json_set(data, '$.status', ?3) \
-             WHERE kind = 'booking' AND json_extract(data, '$.booking_id') IN (?1, ?2) \
-             AND json_extract(data, '$.status') IS NOT ?3",
+            SET_BOOKING_STATUS,
             params![booking_id, booking_id.to_string(), status],
         )?;
         Ok(changed)
@@ -929,16 +935,27 @@ pub(super) mod tests {
             "SELECT local_id FROM notifications WHERE kind = 'booking' AND title = 't' \
              AND received_at BETWEEN 0 AND 10 AND body = 'b' AND server_id IS NULL",
             "SELECT server_id FROM notifications WHERE server_id BETWEEN 1 AND 5 AND is_read = 0",
-            // set_booking_status's
-            "UPDATE notifications SET data = json_set(data, '$.status', 'approved') \
-             WHERE kind = 'booking' AND json_extract(data, '$.booking_id') IN (7, '7') \
-             AND json_extract(data, '$.status') IS NOT 'approved'",
         ];
         for q in lookups {
             let p = plan(q);
             assert!(p.contains("INDEX"), "{q}: {p}");
             assert!(!p.contains("SCAN notifications"), "{q}: {p}");
         }
+        let p = {
+            let mut st = s
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {SET_BOOKING_STATUS}"))
+                .unwrap();
+            st.query_map(params![7, "7", "approved"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        assert!(
+            p.contains("USING INDEX notifications_by_booking"),
+            "set_booking_status: {p}"
+        );
     }
 
     #[test]
@@ -992,6 +1009,16 @@ pub(super) mod tests {
         );
         assert_eq!(s.set_booking_status(99, "approved").unwrap(), 0);
         assert_counters_consistent(&s);
+        // A damaged row (not JSON, written past the store) is passed over,
+        // not an error.
+        s.conn
+            .execute(
+                "INSERT INTO notifications (server_id, title, body, kind, data, received_at) \
+                 VALUES (50, 't', 'b', 'booking', 'not json', 1)",
+                [],
+            )
+            .unwrap();
+        assert_eq!(s.set_booking_status(8, "declined").unwrap(), 1);
     }
 
     #[test]

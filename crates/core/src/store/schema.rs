@@ -127,11 +127,13 @@ DROP TRIGGER notification_counts_on_insert;
 
 /// Version 3: booking notifications found by their booking, so that a
 /// decision or a server's `booking_update` changes what they offer
-/// without a scan (partial: other kinds pay nothing on insert).
+/// without a scan (partial: other kinds pay nothing on insert). Only rows
+/// whose `data` is JSON: `json_extract` fails on anything else, and one
+/// damaged row must not keep the store from opening.
 const V3: &str = r#"
 CREATE INDEX notifications_by_booking
     ON notifications (json_extract(data, '$.booking_id'))
-    WHERE kind = 'booking';
+    WHERE kind = 'booking' AND json_valid(data);
 "#;
 
 /// Append only. A released step is never edited: add a new one.
@@ -197,7 +199,10 @@ mod tests {
                 .unwrap();
             conn.execute_batch(
                 "INSERT INTO notifications (server_id, title, body, kind, received_at, is_read)
-                 VALUES (1, 'a', 'x', 'booking', 1, 0), (2, 'b', 'x', 'message', 1, 1);",
+                 VALUES (1, 'a', 'x', 'booking', 1, 0), (2, 'b', 'x', 'message', 1, 1);
+                 -- A damaged row: later versions' indexes must not trip on it.
+                 INSERT INTO notifications (server_id, title, body, kind, data, received_at, is_read)
+                 VALUES (4, 'd', 'x', 'booking', 'not json', 1, 1);",
             )
             .unwrap();
         }
@@ -205,7 +210,7 @@ mod tests {
         assert_eq!(s.unread_count().unwrap(), 1);
         s.insert_notification(&incoming(Some(3), "c", "x"), 2, 10_000)
             .unwrap();
-        assert_eq!(s.notification_count().unwrap(), 3);
+        assert_eq!(s.notification_count().unwrap(), 4);
         assert_eq!(s.unread_count().unwrap(), 2);
         assert_counters_consistent(&s);
     }
