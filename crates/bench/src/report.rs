@@ -23,6 +23,34 @@ pub struct Figure {
     pub runs: Vec<f64>,
     /// Why the figure is missing, or what to know when reading it.
     pub note: Option<String>,
+    /// Whether another machine would give another value.
+    pub scale: Scale,
+}
+
+/// What a figure's value depends on, from its unit: an absolute time,
+/// memory, CPU share or rate is the machine's as much as the app's; a
+/// ratio to a floor measured in the same run, or a count (popups,
+/// requests, processes, a share of a fleet), should not differ between
+/// machines of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    /// Depends on the machine.
+    Absolute,
+    /// A ratio to this run's floor: should not depend on it.
+    Ratio,
+    /// A count or share: should not depend on it.
+    Count,
+}
+
+impl Scale {
+    pub fn of(unit: &str) -> Self {
+        match unit {
+            "x" => Self::Ratio,
+            "ms" | "s" | "µs" | "MB" | "1/s" | "% of one core" => Self::Absolute,
+            _ => Self::Count,
+        }
+    }
 }
 
 /// Four decimals are more than any of these measurements can resolve.
@@ -41,6 +69,7 @@ impl Figure {
             p90: stats::p90(&runs).map(round),
             runs: runs.into_iter().map(round).collect(),
             note: None,
+            scale: Scale::of(unit),
         }
     }
 
@@ -68,6 +97,7 @@ impl Figure {
             p90: None,
             runs: Vec::new(),
             note: Some(format!("not measured: {}", reason.into())),
+            scale: Scale::of(unit),
         }
     }
 }

@@ -260,6 +260,15 @@ fn quick_benchmark_run_reports_every_figure_and_target() {
             assert!(f.get(key).is_some(), "figure {name} lacks `{key}`: {f}");
         }
         assert!(f["runs"].is_array(), "figure {name}: runs is not a list");
+        // Which figures another machine would change (issue 14 item 8).
+        let scale = f["scale"].as_str().unwrap_or_default();
+        assert!(
+            ["absolute", "ratio", "count"].contains(&scale),
+            "figure {name}: scale {scale:?}"
+        );
+        if name.contains("_over_floor") {
+            assert_eq!(scale, "ratio", "figure {name}");
+        }
         if f["value"].is_null() {
             unmeasured.push(format!("{name}: {}", f["note"]));
         }
