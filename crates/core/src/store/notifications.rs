@@ -37,11 +37,20 @@ impl StoredNotification {
     }
 }
 
-/// [`Store::set_booking_status`]'s statement: by the partial index on
-/// booking ids (schema V3), never a scan of every booking.
-const SET_BOOKING_STATUS: &str = "UPDATE notifications INDEXED BY notifications_by_booking \
+/// How many of the newest booking notifications a booking's new status
+/// is looked for in: bounded work per `booking_update`, whatever a server
+/// sends and however long the history.
+const BOOKING_STATUS_REACH: i64 = 5_000;
+
+/// [`Store::set_booking_status`]'s statement: the newest booking rows by
+/// `notifications_by_kind`, then their JSON. (An index on the JSON's
+/// booking id made every insert of a burst 65 % slower, even of other
+/// kinds: measured, 2.3 s against 3.8 s for 100,000.)
+const SET_BOOKING_STATUS: &str = "UPDATE notifications \
      SET data = json_set(data, '$.status', ?3) \
-     WHERE kind = 'booking' AND json_valid(data) \
+     WHERE local_id IN (SELECT local_id FROM notifications INDEXED BY notifications_by_kind \
+         WHERE kind = 'booking' ORDER BY local_id DESC LIMIT ?4) \
+     AND json_valid(data) \
      AND json_extract(data, '$.booking_id') IN (?1, ?2) \
      AND json_extract(data, '$.status') IS NOT ?3";
 
@@ -173,7 +182,12 @@ impl Store {
         // The server may have sent the id as a number or as digits.
         let changed = self.conn.execute(
             SET_BOOKING_STATUS,
-            params![booking_id, booking_id.to_string(), status],
+            params![
+                booking_id,
+                booking_id.to_string(),
+                status,
+                BOOKING_STATUS_REACH
+            ],
         )?;
         Ok(changed)
     }
@@ -946,14 +960,16 @@ pub(super) mod tests {
                 .conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {SET_BOOKING_STATUS}"))
                 .unwrap();
-            st.query_map(params![7, "7", "approved"], |r| r.get::<_, String>(3))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect::<Vec<_>>()
-                .join(" | ")
+            st.query_map(params![7, "7", "approved", 5_000], |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join(" | ")
         };
         assert!(
-            p.contains("USING INDEX notifications_by_booking"),
+            p.contains("notifications_by_kind") && !p.contains("SCAN notifications"),
             "set_booking_status: {p}"
         );
     }

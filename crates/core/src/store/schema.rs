@@ -125,20 +125,9 @@ const V2: &str = r#"
 DROP TRIGGER notification_counts_on_insert;
 "#;
 
-/// Version 3: booking notifications found by their booking, so that a
-/// decision or a server's `booking_update` changes what they offer
-/// without a scan (partial: other kinds pay nothing on insert). Only rows
-/// whose `data` is JSON: `json_extract` fails on anything else, and one
-/// damaged row must not keep the store from opening.
-const V3: &str = r#"
-CREATE INDEX notifications_by_booking
-    ON notifications (json_extract(data, '$.booking_id'))
-    WHERE kind = 'booking' AND json_valid(data);
-"#;
-
 /// Append only. A released step is never edited: add a new one.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -181,7 +170,7 @@ mod tests {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3);
+        assert_eq!(version, 2);
         assert_eq!(migrations().pending_migrations(&s.conn).unwrap(), 0);
         assert_eq!(s.get_meta("k").unwrap().as_deref(), Some("v"));
     }
