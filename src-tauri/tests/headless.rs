@@ -377,18 +377,17 @@ fn network_coming_back_reconnects_at_once() {
     assert_eq!(ready.trim(), "READY");
 
     let mut app = headless_logging(&session, |c| c.env("DBUS_SYSTEM_BUS_ADDRESS", &system_bus));
-    let logged = |app: &Headless, what: &str| app.logged(what);
     wait_until("the app watches NetworkManager", || {
-        logged(&app, "watching NetworkManager")
+        app.logged("watching NetworkManager")
     });
     wait_until("connected", || server.connections() >= 1);
 
     server.stop();
-    wait_until("the app is offline", || logged(&app, "reconnecting later"));
+    wait_until("the app is offline", || app.logged("reconnecting later"));
     server.restart();
     nm.stdin.as_mut().unwrap().write_all(b"70\n").unwrap();
     wait_until("the app hears the network is back", || {
-        logged(&app, "the network is back")
+        app.logged("the network is back")
     });
     wait_until("connected again", || server.connections() >= 1);
 
