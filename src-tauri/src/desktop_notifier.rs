@@ -364,6 +364,7 @@ impl Daemon {
     fn daemon_missing(&mut self, error: &str) {
         // The next popup asks the daemon afresh.
         lock(&self.state).capabilities = None;
+        tracing::debug!("a popup request found no daemon");
         if !self.missing_reported {
             self.missing_reported = true;
             tracing::warn!(%error, "no notification service answers; popups are off until one does (notifications are still stored and counted)");

@@ -5,7 +5,6 @@
 mod desktop;
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use desktop::{terminate, wait_until, DesktopSession, KillOnDrop, Server, BIN};
 use serde_json::{json, Value};
@@ -250,7 +249,11 @@ fn signed_out_while_running_says_so_once_and_resumes_after_login() {
         !told.is_empty()
     });
     let handshakes = server.stats()["handshakes_total"].as_u64().unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    // Said once the account's run has ended: no socket, timer or task of
+    // it is left to try (the core's engine tests hold it to that).
+    wait_until("the app waits for the user", || {
+        app.logged("nothing is retried until the sign-in changes")
+    });
     assert_eq!(
         server.stats()["handshakes_total"].as_u64().unwrap(),
         handshakes,
@@ -404,11 +407,22 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
     let session = DesktopSession::without_notification_daemon();
     let server = Server::start();
     session.sign_in(&server.url, "tenant", "tenant-pass");
-    let mut app = headless_logging(&session, |c| c);
+    // The notifier's debug lines say each popup that found no daemon.
+    let mut app = headless_logging(&session, |c| {
+        c.env(
+            "SMARTHUNT_LOG",
+            "info,smarthunt_tray::desktop_notifier=debug",
+        )
+    });
     wait_until("connected", || server.connections() >= 1);
     let said = |app: &Headless| {
         app.log_text()
             .matches("no notification service answers")
+            .count()
+    };
+    let unshown = |app: &Headless| {
+        app.log_text()
+            .matches("a popup request found no daemon")
             .count()
     };
     server.control(
@@ -419,9 +433,12 @@ fn with_no_notification_daemon_the_app_keeps_working_and_says_so_once() {
     for i in 0..3 {
         server.control("notify", json!({"username":"tenant","title":format!("More {i}"),"body":"b","notification_type":"message"}));
     }
-    // Still stored and counted: the server sees the app keep its socket.
-    std::thread::sleep(Duration::from_secs(1));
+    // Later popups meet no daemon either, and are not said again.
+    wait_until("a later popup request found no daemon", || {
+        unshown(&app) >= 2
+    });
     assert_eq!(said(&app), 1, "said once");
+    // Still stored and counted: the server sees the app keep its socket.
     assert!(app.try_wait().unwrap().is_none(), "still running");
     assert!(server.connections() >= 1, "still connected");
     assert!(terminate(&mut app).success());

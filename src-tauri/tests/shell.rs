@@ -488,8 +488,16 @@ fn two_launches_at_once_make_one_app_with_one_window() {
     let status = apps[ended[0]].try_wait().unwrap().unwrap();
     assert!(status.success(), "the other hands over cleanly: {status}");
     let running = &mut apps[1 - ended[0]];
+    // Both launches asked the running one for its window: its own start,
+    // and the one that handed over. One process answers both.
+    let asked = || tray.app_log().matches("window asked for:").count();
+    wait_until("both launches asked for the window", || asked() >= 2);
+    assert_eq!(
+        tray.app_log().matches("starting its process").count(),
+        1,
+        "one window process, not one per launch"
+    );
     wait_until("the window is open", || tray.window_exists());
-    std::thread::sleep(Duration::from_secs(2));
     assert_eq!(tray.window_count(), 1, "one window, not one per launch");
     assert_eq!(server.connections(), 1, "one connection to the server");
     terminate(running);

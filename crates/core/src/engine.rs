@@ -4,6 +4,7 @@
 //! status. Callers talk to it through a cheap [`Engine`] handle. It knows
 //! nothing of windows, trays or a particular notification service.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -120,6 +121,10 @@ pub enum EngineError {
     /// user is not its landlord.
     #[error("there is no booking request here for you to decide")]
     NoBooking,
+    /// Approve/Decline while another decision on the same booking (from a
+    /// popup or the window) is still on its way to the server.
+    #[error("this booking request is already being answered")]
+    BeingDecided,
     /// Chat history needs to know who we are: the profile has not come yet.
     #[error("our user id is not known yet")]
     UserUnknown,
@@ -153,6 +158,13 @@ pub struct AccountInfo {
     pub username: String,
     pub user_id: Option<i64>,
     pub role: Option<String>,
+}
+
+impl AccountInfo {
+    /// The signed-in user, for the rules that depend on who looks.
+    pub fn viewer(&self) -> policy::Viewer<'_> {
+        policy::Viewer::new(self.role.as_deref(), self.user_id)
+    }
 }
 
 /// What the tray and the window render.
@@ -552,6 +564,9 @@ impl Runner {
                     // user signs in again, so there is nothing to repeat.
                     let state = self.status.borrow().connection.clone();
                     self.announce_account_problem(&state);
+                    tracing::info!(
+                        "waiting for the user: nothing is retried until the sign-in changes"
+                    );
                     if !self.wait_for_config_change(generation).await {
                         break;
                     }
@@ -700,9 +715,19 @@ enum TaskDone {
         result: Result<StoredNotification, EngineError>,
         reply: oneshot::Sender<Result<StoredNotification, EngineError>>,
     },
-    Decided {
+    /// The notification to decide on, with its data: the engine now
+    /// knows which booking it is about.
+    ToDecide {
         approve: bool,
-        result: Result<i64, EngineError>,
+        notification: Result<StoredNotification, EngineError>,
+        reply: oneshot::Sender<Result<i64, EngineError>>,
+    },
+    Decided {
+        booking_id: i64,
+        /// When the server created the request (its clock).
+        asked_at: Option<chrono::DateTime<chrono::Utc>>,
+        approve: bool,
+        result: Result<(), EngineError>,
         reply: oneshot::Sender<Result<i64, EngineError>>,
     },
     Sync(Result<SyncReport, SyncError>),
@@ -820,6 +845,11 @@ struct AccountRun<'a> {
     /// Rows shown as popups and not yet marked so in the store: written
     /// together, not as one more commit per notification.
     popped: Vec<i64>,
+    /// Bookings whose decision is on its way to the server.
+    deciding: HashSet<i64>,
+    /// Bookings decided from here in this run (bounded: cleared past
+    /// [`DECIDED_KEPT`]; the store knows them too).
+    decided: HashSet<i64>,
     /// Every server call in flight; ended with the account's run.
     tasks: JoinSet<TaskDone>,
 }
@@ -836,6 +866,46 @@ struct LiveBatch {
     /// When each notification's frame was read and decoded.
     arrivals: Vec<(Instant, Instant)>,
     unread: Option<u64>,
+}
+
+impl LiveBatch {
+    fn is_empty(&self) -> bool {
+        self.notifications.is_empty() && self.unread.is_none()
+    }
+}
+
+/// How many bookings decided here a run remembers (see `AccountRun::decided`).
+const DECIDED_KEPT: usize = 1_000;
+
+/// Rounds of reading a batch while the one before it is written, in one
+/// turn of the engine's loop, before commands and timers are looked at.
+const SOCKET_ROUNDS: usize = 4;
+
+/// One item from the socket: a message, an error, or its end.
+type SocketItem = Option<Result<Message, tungstenite::Error>>;
+
+/// What ended the reading of a batch, handled after it.
+enum After {
+    Frame(ServerFrame),
+    Event(SocketItem),
+}
+
+/// Each notification of a batch with what storing it did, or why not.
+type LiveStored = Vec<(IncomingNotification, Result<Inserted, String>)>;
+
+/// A batch on its way into the store (`None`: an empty one).
+struct Storing(Option<JoinHandle<LiveStored>>);
+
+impl Storing {
+    async fn done(self) -> LiveStored {
+        match self.0 {
+            Some(task) => task.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "storing a batch failed");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        }
+    }
 }
 
 /// Popped rows are marked in the store in batches of this many, or at the
@@ -899,6 +969,8 @@ impl<'a> AccountRun<'a> {
             stats_running: false,
             stats_again: false,
             popped: Vec::new(),
+            deciding: HashSet::new(),
+            decided: HashSet::new(),
             tasks: JoinSet::new(),
         }
     }
@@ -1165,18 +1237,58 @@ impl<'a> AccountRun<'a> {
 
     /// Handles one item from the socket, and with it every frame already
     /// waiting behind it. Their notifications are stored in one transaction
-    /// (a burst costs one commit per batch, not per notification), then
-    /// decided one by one in order; the unread count that follows each of
-    /// them is applied after the batch (only the last one matters). Any
-    /// other frame ends the batch and is handled after it, so what the user
-    /// sees follows the order of frames.
-    async fn on_socket_item(&mut self, item: Option<Result<Message, tungstenite::Error>>) {
+    /// per batch (a burst costs one commit per batch, not per
+    /// notification), and while a batch is being written the next one is
+    /// read and decoded; then each is decided one by one in order, and the
+    /// unread count that follows them is applied after the batch (only the
+    /// last one matters). Any other frame ends the reading and is handled
+    /// after the batches before it, so what the user sees follows the order
+    /// of frames.
+    async fn on_socket_item(&mut self, item: SocketItem) {
         if matches!(item, Some(Ok(_))) {
             // Whatever follows in this batch is already here: one is enough.
             let _ = self.supervise(Input::Received);
         }
+        let (mut batch, mut after) = self.read_live(Some(item));
+        let mut rounds = 1;
+        while !batch.is_empty() {
+            let storing = self.start_storing(std::mem::take(&mut batch.notifications));
+            // Read on while it is written; bounded, so that a flood still
+            // lets commands and timers in.
+            let next = if after.is_none() && rounds < SOCKET_ROUNDS {
+                rounds += 1;
+                let (next, next_after) = self.read_live(None);
+                after = next_after;
+                if !next.is_empty() {
+                    let _ = self.supervise(Input::Received);
+                }
+                next
+            } else {
+                LiveBatch::default()
+            };
+            let stored = storing.done().await;
+            self.on_live_stored(stored, batch.arrivals).await;
+            if let Some(n) = batch.unread {
+                self.set_unread(n).await;
+            }
+            batch = next;
+        }
+        match after {
+            Some(After::Frame(frame)) => self.on_frame(frame).await,
+            Some(After::Event(event)) => self.on_socket_event(event).await,
+            None => {}
+        }
+    }
+
+    /// Reads what the socket already holds (`first`, and up to
+    /// [`SOCKET_BATCH`] frames in all), never waiting for more: the
+    /// notifications and unread counts, until a frame of another kind or
+    /// anything but a text frame, which is given back to handle after them.
+    fn read_live(&mut self, first: Option<SocketItem>) -> (LiveBatch, Option<After>) {
         let mut batch = LiveBatch::default();
-        let mut item = item;
+        let Some(mut item) = first.or_else(|| self.next_ready()) else {
+            return (batch, None);
+        };
         let mut read = 1;
         let mut read_at = Instant::now();
         loop {
@@ -1187,28 +1299,15 @@ impl<'a> AccountRun<'a> {
                         batch.arrivals.push((read_at, Instant::now()));
                     }
                     Some(ServerFrame::UnreadCount(n)) => batch.unread = Some(n),
-                    Some(frame) => {
-                        self.on_live_batch(std::mem::take(&mut batch)).await;
-                        self.on_frame(frame).await;
-                    }
+                    Some(frame) => return (batch, Some(After::Frame(frame))),
                     None => {}
                 },
-                other => {
-                    self.on_live_batch(batch).await;
-                    self.on_socket_event(other).await;
-                    return;
-                }
+                other => return (batch, Some(After::Event(other))),
             }
-            // Bounded, so that a flood still lets commands and timers in.
             if read == SOCKET_BATCH {
                 break;
             }
-            // Only what is already here: never wait for more.
-            match self
-                .socket
-                .as_mut()
-                .and_then(|s| s.frames.next().now_or_never())
-            {
+            match self.next_ready() {
                 Some(next) => {
                     item = next;
                     read += 1;
@@ -1217,15 +1316,14 @@ impl<'a> AccountRun<'a> {
                 None => break,
             }
         }
-        self.on_live_batch(batch).await;
+        (batch, None)
     }
 
-    async fn on_live_batch(&mut self, batch: LiveBatch) {
-        self.on_live_notifications(batch.notifications, batch.arrivals)
-            .await;
-        if let Some(n) = batch.unread {
-            self.set_unread(n).await;
-        }
+    /// The socket's next item if it is already here.
+    fn next_ready(&mut self) -> Option<SocketItem> {
+        self.socket
+            .as_mut()
+            .and_then(|s| s.frames.next().now_or_never())
     }
 
     /// Everything from the socket but text frames.
@@ -1286,6 +1384,7 @@ impl<'a> AccountRun<'a> {
             }
             ServerFrame::ChatMessage(m) => self.on_chat(vec![m]).await,
             ServerFrame::BookingUpdate(u) => {
+                let at = u.at.unwrap_or_else(chrono::Utc::now);
                 // A word from the server, shown in the window: short, and
                 // no control characters.
                 let status: String = u
@@ -1296,7 +1395,7 @@ impl<'a> AccountRun<'a> {
                     .take(64)
                     .collect();
                 if let Some(id) = u.booking_id.filter(|_| !status.is_empty()) {
-                    self.booking_now(id, status).await;
+                    self.booking_now(id, status, at).await;
                 } else {
                     self.emit(EngineEvent::NotificationsChanged);
                 }
@@ -1312,18 +1411,62 @@ impl<'a> AccountRun<'a> {
 
     // ---- notifications ----------------------------------------------------
 
-    /// A booking's status changed (decided here or elsewhere): the
-    /// notifications about it say so, and offer Approve/Decline no more
-    /// once it is decided.
-    async fn booking_now(&mut self, booking_id: i64, status: impl Into<String>) {
+    /// A booking's status changed at `at` (decided here or elsewhere):
+    /// the notifications about it say so, and offer Approve/Decline no more
+    /// once it is decided. Their popups still on screen asked a question
+    /// that has an answer now: they are taken away.
+    async fn booking_now(
+        &mut self,
+        booking_id: i64,
+        status: impl Into<String>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
         let status = status.into();
+        let on_screen: Vec<i64> = (self.runner.ports.notifier.on_screen().into_iter())
+            .filter_map(|k| match k {
+                PopupKey::Notification(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        let (role, me) = (self.role.clone(), self.me);
         let written = self
             .runner
             .store
-            .run(move |s| s.set_booking_status(booking_id, &status))
+            .run(move |s| {
+                let viewer = policy::Viewer::new(role.as_deref(), me);
+                let asks = |s: &Store, id| -> Result<bool, StoreError> {
+                    Ok(s.notification(id)?.is_some_and(|n| {
+                        policy::booking_to_decide(n.kind, &n.context(), viewer) == Some(booking_id)
+                    }))
+                };
+                // Only the popups that asked for this decision: a tenant's
+                // "Booking approved" stays.
+                let mut asking = Vec::new();
+                for id in on_screen {
+                    if asks(s, id)? {
+                        asking.push(id);
+                    }
+                }
+                s.set_booking_status(booking_id, &status, at)?;
+                let mut answered = Vec::new();
+                for id in asking {
+                    if !asks(s, id)? {
+                        answered.push(id);
+                    }
+                }
+                Ok(answered)
+            })
             .await;
-        if let Err(e) = self.wrote(written) {
-            tracing::info!(error = %e, "cannot note a booking's status");
+        match self.wrote(written) {
+            Ok(answered) => {
+                for id in answered {
+                    self.runner
+                        .ports
+                        .notifier
+                        .withdraw(PopupKey::Notification(id));
+                }
+            }
+            Err(e) => tracing::info!(error = %e, "cannot note a booking's status"),
         }
         self.emit(EngineEvent::NotificationsChanged);
     }
@@ -1336,15 +1479,26 @@ impl<'a> AccountRun<'a> {
         batch: Vec<IncomingNotification>,
         arrivals: Vec<(Instant, Instant)>,
     ) {
-        if batch.is_empty() {
+        let stored = self.start_storing(batch).done().await;
+        self.on_live_stored(stored, arrivals).await;
+    }
+
+    /// Carries out the popup decision of each notification just stored,
+    /// in order.
+    async fn on_live_stored(&mut self, stored: LiveStored, arrivals: Vec<(Instant, Instant)>) {
+        if stored.is_empty() {
             return;
         }
-        for n in batch.iter().filter(|n| n.kind == NotificationKind::Message) {
-            self.learn_name_from(n).await;
+        // Legacy servers send no chat frames: fetch the new messages.
+        if self.variant != ServerVariant::Documented
+            && stored
+                .iter()
+                .any(|(n, _)| n.kind == NotificationKind::Message)
+        {
+            self.spawn_sync();
         }
         let mut new = 0;
         let mut storage = None;
-        let stored = self.store_live(batch).await;
         let stored_at = Instant::now();
         for ((n, inserted), (read, decoded)) in stored.into_iter().zip(arrivals) {
             let local_id = match inserted {
@@ -1386,43 +1540,53 @@ impl<'a> AccountRun<'a> {
         }
     }
 
-    /// One transaction for the batch; if it fails, each notification on its
-    /// own, so one that cannot be stored does not take the others with it.
-    /// Gives back every notification, in order, with what storing it did or
-    /// why it could not be stored.
-    async fn store_live(
-        &self,
-        batch: Vec<IncomingNotification>,
-    ) -> Vec<(IncomingNotification, Result<Inserted, String>)> {
+    /// Starts storing a batch on the store's thread: one transaction; if it
+    /// fails, each notification on its own, so one that cannot be stored
+    /// does not take the others with it. Senders' names that message
+    /// notifications carry are kept first. Gives back every notification,
+    /// in order, with what storing it did or why it could not be stored.
+    fn start_storing(&self, batch: Vec<IncomingNotification>) -> Storing {
+        if batch.is_empty() {
+            return Storing(None);
+        }
         let window = self.runner.tuning.dedupe_window.as_millis() as i64;
         let count = batch.len();
-        let stored = self
-            .runner
-            .store
-            .run(move |s| {
-                Ok(match s.insert_notifications(&batch, now_ms(), window) {
-                    Ok(all) => batch.into_iter().zip(all.into_iter().map(Ok)).collect(),
-                    Err(e) if count > 1 => {
-                        tracing::warn!(error = %e, count, "cannot store a batch; storing one by one");
-                        batch
-                            .into_iter()
-                            .map(|n| {
-                                let r = s.insert_notification(&n, now_ms(), window);
-                                (n, r.map_err(|e| e.to_string()))
-                            })
-                            .collect::<Vec<_>>()
+        let store = self.runner.store.clone();
+        Storing(Some(tokio::spawn(async move {
+            let stored = store
+                .run(move |s| {
+                    for n in batch.iter().filter(|n| n.kind == NotificationKind::Message) {
+                        let context = n.context();
+                        if let (Some(id), Some(name)) = (context.sender_id, context.sender_name) {
+                            if let Err(e) = s.remember_name(id, &name) {
+                                tracing::info!(error = %e, "cannot keep a sender's name");
+                            }
+                        }
                     }
-                    Err(e) => {
-                        let why = e.to_string();
-                        batch.into_iter().map(|n| (n, Err(why.clone()))).collect()
-                    }
+                    Ok(match s.insert_notifications(&batch, now_ms(), window) {
+                        Ok(all) => batch.into_iter().zip(all.into_iter().map(Ok)).collect(),
+                        Err(e) if count > 1 => {
+                            tracing::warn!(error = %e, count, "cannot store a batch; storing one by one");
+                            batch
+                                .into_iter()
+                                .map(|n| {
+                                    let r = s.insert_notification(&n, now_ms(), window);
+                                    (n, r.map_err(|e| e.to_string()))
+                                })
+                                .collect::<Vec<_>>()
+                        }
+                        Err(e) => {
+                            let why = e.to_string();
+                            batch.into_iter().map(|n| (n, Err(why.clone()))).collect()
+                        }
+                    })
                 })
+                .await;
+            stored.unwrap_or_else(|e| {
+                tracing::error!(error = %e, count, "cannot reach the store");
+                Vec::new()
             })
-            .await;
-        stored.unwrap_or_else(|e| {
-            tracing::error!(error = %e, count, "cannot reach the store");
-            Vec::new()
-        })
+        })))
     }
 
     /// Notes whether the store could be written, for the status; passes
@@ -1529,21 +1693,6 @@ impl<'a> AccountRun<'a> {
         }
         if unread == Some(0) {
             notifier.withdraw(PopupKey::Digest);
-        }
-    }
-
-    async fn learn_name_from(&mut self, n: &IncomingNotification) {
-        let context = n.context();
-        if let (Some(id), Some(name)) = (context.sender_id, context.sender_name) {
-            let _ = self
-                .runner
-                .store
-                .run(move |s| s.remember_name(id, &name))
-                .await;
-        }
-        // Legacy servers send no chat frames: fetch the new message.
-        if self.variant != ServerVariant::Documented {
-            self.spawn_sync();
         }
     }
 
@@ -1720,20 +1869,36 @@ impl<'a> AccountRun<'a> {
                 let opened = self.on_opened(local_id, result).await;
                 let _ = reply.send(opened);
             }
+            TaskDone::ToDecide {
+                approve,
+                notification,
+                reply,
+            } => self.decide(approve, notification, reply),
             TaskDone::Decided {
+                booking_id,
+                asked_at,
                 approve,
                 result,
                 reply,
             } => {
-                if let Ok(booking_id) = result {
+                self.deciding.remove(&booking_id);
+                if result.is_ok() {
+                    if self.decided.len() >= DECIDED_KEPT {
+                        self.decided.clear();
+                    }
+                    self.decided.insert(booking_id);
                     let status = if approve { "approved" } else { "declined" };
-                    self.booking_now(booking_id, status).await;
+                    // Never before the request, whatever this clock says
+                    // beside the server's.
+                    let now = chrono::Utc::now();
+                    let at = asked_at.map_or(now, |asked| asked.max(now));
+                    self.booking_now(booking_id, status, at).await;
                     self.emit(EngineEvent::BookingDecided {
                         booking_id,
                         approved: approve,
                     });
                 }
-                let _ = reply.send(result);
+                let _ = reply.send(result.map(|()| booking_id));
             }
             TaskDone::Sync(r) => {
                 self.sync_running = false;
@@ -1942,22 +2107,11 @@ impl<'a> AccountRun<'a> {
                 approve,
                 reply,
             } => {
-                let (context, api) = (self.context(local_id), self.api.clone());
-                let (role, me) = (self.role.clone(), self.me);
+                let context = self.context(local_id);
                 self.spawn(async move {
-                    let result = async {
-                        let viewer = policy::Viewer {
-                            role: role.as_deref(),
-                            user_id: me,
-                        };
-                        let booking = booking_of(&context.await?, viewer)?;
-                        api.decide_booking(booking, approve).await?;
-                        Ok(booking)
-                    }
-                    .await;
-                    TaskDone::Decided {
+                    TaskDone::ToDecide {
                         approve,
-                        result,
+                        notification: context.await,
                         reply,
                     }
                 });
@@ -2111,6 +2265,51 @@ impl<'a> AccountRun<'a> {
         self.stored(local_id).await
     }
 
+    /// Sends the decision on the booking `notification` asks the user to
+    /// decide, unless another decision on it is on its way (a popup's
+    /// button and the window's at once): the server hears one.
+    fn decide(
+        &mut self,
+        approve: bool,
+        notification: Result<StoredNotification, EngineError>,
+        reply: Reply<i64>,
+    ) {
+        let asked = notification.and_then(|n| Ok((booking_of(&n, self.viewer())?, n.created_at)));
+        let (booking_id, asked_at) = match asked {
+            Ok(asked) => asked,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return;
+            }
+        };
+        // Its notification may have been read before an answer that came
+        // meanwhile was noted.
+        if self.decided.contains(&booking_id) {
+            return refuse(reply, || EngineError::NoBooking);
+        }
+        if !self.deciding.insert(booking_id) {
+            return refuse(reply, || EngineError::BeingDecided);
+        }
+        let api = self.api.clone();
+        self.spawn(async move {
+            TaskDone::Decided {
+                booking_id,
+                asked_at,
+                approve,
+                result: api
+                    .decide_booking(booking_id, approve)
+                    .await
+                    .map_err(EngineError::from),
+                reply,
+            }
+        });
+    }
+
+    /// Who the user is, for the rules that depend on it.
+    fn viewer(&self) -> policy::Viewer<'_> {
+        policy::Viewer::new(self.role.as_deref(), self.me)
+    }
+
     // ---- housekeeping -----------------------------------------------------
 
     async fn on_housekeeping(&mut self) -> Option<AccountExit> {
@@ -2159,10 +2358,7 @@ fn context<'a>(
 ) -> Context<'a> {
     Context {
         settings,
-        viewer: policy::Viewer {
-            role: role.as_deref(),
-            user_id: me,
-        },
+        viewer: policy::Viewer::new(role.as_deref(), me),
         now_ms: now_ms(),
         local: local_now(),
         now: Instant::now(),

@@ -111,6 +111,12 @@ pub struct Viewer<'a> {
     pub user_id: Option<i64>,
 }
 
+impl<'a> Viewer<'a> {
+    pub const fn new(role: Option<&'a str>, user_id: Option<i64>) -> Self {
+        Self { role, user_id }
+    }
+}
+
 /// The booking a notification asks its viewer to approve or decline, if
 /// any: a booking notification whose data names the booking and says it is
 /// pending, seen by its landlord (by role, or by the booking's

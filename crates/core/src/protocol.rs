@@ -190,6 +190,8 @@ pub struct BookingUpdate {
     pub property_title: Option<String>,
     pub tenant_id: Option<i64>,
     pub landlord_id: Option<i64>,
+    /// When the server says it happened.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// A decoded server -> client frame.
@@ -296,6 +298,7 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
             property_title: string_field(&obj, "property_title"),
             tenant_id: id_field(&obj, "tenant_id"),
             landlord_id: id_field(&obj, "landlord_id"),
+            at: time_field(&obj, "timestamp"),
         }),
         "unread_count" => ServerFrame::UnreadCount(count_field(&obj, "count").ok_or(
             DecodeError::MissingField {

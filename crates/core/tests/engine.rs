@@ -300,7 +300,15 @@ async fn handshake_403_refreshes_once_then_signs_out_without_hammering() {
     h.wait_status("signed out", is_signed_out).await;
     let stats = h.server_stats().await;
     let handshakes = stats["handshakes_total"].as_u64().unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The network coming back would make a connected engine try at once.
+    // Commands are answered in order: once the next one is refused for
+    // want of a sign-in, the nudge has met the engine with no account
+    // running, which keeps no socket, timer or task that could try.
+    h.engine().nudge();
+    assert!(
+        matches!(h.engine().refresh().await, Err(EngineError::NotSignedIn)),
+        "signed out, the engine runs no account"
+    );
     let later = h.server_stats().await;
     assert_eq!(
         later["handshakes_total"].as_u64().unwrap(),
@@ -916,6 +924,90 @@ async fn a_booking_decided_in_the_web_app_offers_no_decision_here() {
     .await;
     let here = h.engine().decide_booking(local_id, true).await;
     assert!(matches!(here, Err(EngineError::NoBooking)), "{here:?}");
+    // Its popup asked a question answered elsewhere: it is taken away.
+    h.wait_withdrawn(
+        "the answered request's popup",
+        PopupKey::Notification(local_id),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_keeps_the_popup_that_says_the_booking_was_approved() {
+    let h = signed_in(Variant::Documented, TENANT).await;
+    let asked = h
+        .control("booking_request", json!({"tenant": "tenant"}))
+        .await;
+    let booking = asked["booking_id"].as_i64().expect("a booking id");
+    // The landlord approves in the browser: the tenant gets a notification,
+    // then the socket's `booking_update`.
+    h.rest_as(
+        LANDLORD,
+        reqwest::Method::PATCH,
+        &format!("/api/interactions/bookings/{booking}/approve/"),
+        Some(json!({"status": "approved"})),
+    )
+    .await;
+    let popups = h
+        .wait_popups("the tenant's news", |p| {
+            p.iter().any(|p| p.title.starts_with("Booking approved"))
+        })
+        .await;
+    let key = popups
+        .iter()
+        .find(|p| p.title.starts_with("Booking approved"))
+        .unwrap()
+        .key;
+    // Frames are handled in order: once this one has popped, the update
+    // before it has been too.
+    h.notify("tenant", "After the update", "general").await;
+    h.wait_popups("the next one", |p| {
+        p.iter().any(|p| p.title == "After the update")
+    })
+    .await;
+    assert!(
+        h.notifier.on_screen().contains(&key),
+        "news that asked nothing stays on screen"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_answers_at_once_send_one_decision() {
+    let h = a_known_landlord().await;
+    let local_id = a_booking_request_pops(&h).await;
+    // Slow enough that the second click comes while the first is on its way.
+    h.control("slow_bookings", json!({"ms": 1_500})).await;
+    let (approve, decline) = tokio::join!(
+        h.engine().decide_booking(local_id, true),
+        h.engine().decide_booking(local_id, false)
+    );
+    let (sent, refused) = match (approve, decline) {
+        (Ok(b), Err(e)) => ((b, "approved"), e),
+        (Err(e), Ok(b)) => ((b, "declined"), e),
+        other => panic!("one decision is sent, one refused: {other:?}"),
+    };
+    assert!(matches!(refused, EngineError::BeingDecided), "{refused:?}");
+    // The tenant is told of the one decision the server carried out.
+    let (_, status) = sent;
+    let told = h
+        .rest_as(
+            TENANT,
+            reqwest::Method::GET,
+            "/api/interactions/notifications/",
+            None,
+        )
+        .await;
+    let titles: Vec<&str> = told["results"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .filter_map(|n| n["title"].as_str())
+        .filter(|t| t.starts_with("Booking "))
+        .collect();
+    assert_eq!(titles, [format!("Booking {status}")], "{told}");
+    // Once it is answered, a third is refused as decided, not as busy.
+    let again = h.engine().decide_booking(local_id, true).await;
+    assert!(matches!(again, Err(EngineError::NoBooking)), "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

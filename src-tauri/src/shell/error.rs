@@ -61,7 +61,9 @@ impl From<EngineError> for IpcError {
     fn from(e: EngineError) -> Self {
         let code = match &e {
             EngineError::NotSignedIn => ErrorCode::NotSignedIn,
-            EngineError::NotFound { .. } | EngineError::NoBooking => ErrorCode::BadInput,
+            EngineError::NotFound { .. } | EngineError::NoBooking | EngineError::BeingDecided => {
+                ErrorCode::BadInput
+            }
             EngineError::Stopped | EngineError::Store(_) | EngineError::UserUnknown => {
                 ErrorCode::Internal
             }

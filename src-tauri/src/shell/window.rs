@@ -94,6 +94,7 @@ impl WindowHost {
     pub fn show(&self, item: Option<OpenItem>) {
         let mut inner = self.lock();
         if inner.link.is_some() {
+            tracing::info!("window asked for: raising it");
             inner.send(ToWindow::Raise);
             match item {
                 Some(item) if inner.ready => inner.send(event(UiEvent::OpenItem(item))),
@@ -108,7 +109,10 @@ impl WindowHost {
             inner.pending_open = item;
         }
         inner.wanted = true;
-        if !inner.process {
+        if inner.process {
+            tracing::info!("window asked for: it is starting");
+        } else {
+            tracing::info!("window asked for: starting its process");
             self.start_process(&mut inner);
         }
     }

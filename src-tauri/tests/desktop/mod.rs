@@ -460,6 +460,11 @@ impl Tray {
         )
     }
 
+    /// What the app (every launch of it) has logged so far.
+    pub fn app_log(&self) -> String {
+        std::fs::read_to_string(self.session.home().join("app.log")).unwrap_or_default()
+    }
+
     /// The registered item's bus name and object path.
     pub fn item(&mut self) -> (String, String) {
         if let Some(i) = &self.item {
@@ -602,8 +607,7 @@ impl Tray {
 impl Drop for Tray {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let log =
-                std::fs::read_to_string(self.session.home().join("app.log")).unwrap_or_default();
+            let log = self.app_log();
             eprintln!("--- app log ---\n{log}\n--- end of app log ---");
         }
     }

@@ -83,6 +83,9 @@ fn is_corruption(e: &rusqlite::Error) -> bool {
 /// (closing it, too, waits for its last checkpoint).
 pub struct Store {
     conn: Connection,
+    /// When a notification without a server id was last received (the
+    /// `meta` row [`notifications::UNNUMBERED_AT`]), read once at open.
+    unnumbered_at: Option<i64>,
     /// Declared after `conn`: dropped once the connection is closed.
     _checkpoints: Option<checkpoint::Checkpoints>,
 }
@@ -134,10 +137,15 @@ impl Store {
         // to a write mid-transaction (which fails instead of waiting).
         conn.set_transaction_behavior(TransactionBehavior::Immediate);
         schema::migrate(&mut conn, path)?;
-        Ok(Store {
+        let mut store = Store {
             conn,
+            unnumbered_at: None,
             _checkpoints: None,
-        })
+        };
+        store.unnumbered_at = store
+            .get_meta(notifications::UNNUMBERED_AT)?
+            .and_then(|v| v.parse().ok());
+        Ok(store)
     }
 
     /// A small value by key (cursors, settings JSON, server variant).
@@ -150,13 +158,7 @@ impl Store {
     }
 
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )?
-            .execute([key, value])?;
-        Ok(())
+        put_meta(&self.conn, key, value)
     }
 
     pub fn delete_meta(&mut self, key: &str) -> Result<(), StoreError> {
@@ -183,6 +185,16 @@ fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
 /// Times are stored as RFC 3339 text in UTC.
 fn time_to_sql(t: Option<DateTime<Utc>>) -> Option<String> {
     t.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+/// Sets a `meta` value, inside whatever transaction `conn` is in.
+fn put_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
 }
 
 /// Unparseable stored times read as unknown rather than failing the row.

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{count_from_sql, time_from_sql, time_to_sql, Store, StoreError};
+use super::{count_from_sql, put_meta, time_from_sql, time_to_sql, Store, StoreError};
 use crate::protocol::{IncomingNotification, NotificationKind};
 
 /// The most rows one list call returns, whatever the caller asks.
@@ -37,22 +37,15 @@ impl StoredNotification {
     }
 }
 
-/// How many of the newest booking notifications a booking's new status
-/// is looked for in: bounded work per `booking_update`, whatever a server
-/// sends and however long the history.
-const BOOKING_STATUS_REACH: i64 = 5_000;
+/// How many bookings' statuses are kept (the newest by when they were
+/// learnt): bounded, whatever a server sends.
+const BOOKING_STATUSES_KEPT: i64 = 10_000;
 
-/// [`Store::set_booking_status`]'s statement: the newest booking rows by
-/// `notifications_by_kind`, then their JSON. (An index on the JSON's
-/// booking id made every insert of a burst 65 % slower, even of other
-/// kinds: measured, 2.3 s against 3.8 s for 100,000.)
-const SET_BOOKING_STATUS: &str = "UPDATE notifications \
-     SET data = json_set(data, '$.status', ?3) \
-     WHERE local_id IN (SELECT local_id FROM notifications INDEXED BY notifications_by_kind \
-         WHERE kind = 'booking' ORDER BY local_id DESC LIMIT ?4) \
-     AND json_valid(data) \
-     AND json_extract(data, '$.booking_id') IN (?1, ?2) \
-     AND json_extract(data, '$.status') IS NOT ?3";
+/// The `meta` key of when (unix ms) the store last received a notification
+/// without a server id, or had one lose its id: rule 3 of
+/// [`Store::insert_notification`] looks for twins only within the window
+/// of it. Absent while there is none.
+pub(super) const UNNUMBERED_AT: &str = "unnumbered_received_ms";
 
 /// What storing an incoming notification did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +112,12 @@ impl Store {
     ///    `Duplicate`.
     ///
     /// Otherwise `New`, unread unless the incoming says it is read.
+    ///
+    /// Rule 3 can only match while a row without a server id was received
+    /// within the window: the store keeps when the last one was
+    /// ([`UNNUMBERED_AT`]), and otherwise an incoming with a server id
+    /// costs one statement, its insert (the unique index finds rule 1's
+    /// row, if any, on the way).
     pub fn insert_notification(
         &mut self,
         n: &IncomingNotification,
@@ -140,8 +139,15 @@ impl Store {
         window_ms: i64,
     ) -> Result<Vec<Inserted>, StoreError> {
         let tx = self.conn.transaction()?;
-        let r = insert_all(&tx, ns, now_ms, window_ms)?;
+        let mut unnumbered_at = self.unnumbered_at;
+        let r = insert_all(&tx, ns, now_ms, window_ms, &mut unnumbered_at)?;
+        if unnumbered_at != self.unnumbered_at {
+            if let Some(at) = unnumbered_at {
+                put_meta(&tx, UNNUMBERED_AT, &at.to_string())?;
+            }
+        }
         tx.commit()?;
+        self.unnumbered_at = unnumbered_at;
         Ok(r)
     }
 
@@ -171,48 +177,95 @@ impl Store {
         Ok(())
     }
 
-    /// A booking's new status (decided here, or told by the server) in
-    /// every notification about it, so that what they offer follows:
-    /// Approve/Decline only while it is pending. Returns how many changed.
+    /// A booking's status as of `at` (decided here, or told by the server
+    /// in a `booking_update`; the last word learnt wins). Every booking
+    /// notification about it created no later reads with this status (see
+    /// [`Self::notification`]), so what it offers follows: Approve/Decline
+    /// only while it is pending. One row per booking, the most recently
+    /// learnt [`BOOKING_STATUSES_KEPT`] kept: no notification is rewritten,
+    /// and one whose data comes later still reads right.
     pub fn set_booking_status(
         &mut self,
         booking_id: i64,
         status: &str,
-    ) -> Result<usize, StoreError> {
-        // The server may have sent the id as a number or as digits.
-        let changed = self.conn.execute(
-            SET_BOOKING_STATUS,
-            params![
-                booking_id,
-                booking_id.to_string(),
-                status,
-                BOOKING_STATUS_REACH
-            ],
-        )?;
-        Ok(changed)
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached(
+            "INSERT INTO booking_status (booking_id, status, at_ms, learnt_seq)
+             VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(learnt_seq), 0) + 1 FROM booking_status))
+             ON CONFLICT (booking_id) DO UPDATE SET
+                 status = excluded.status, at_ms = excluded.at_ms, learnt_seq = excluded.learnt_seq",
+        )?
+        .execute(params![booking_id, status, at.timestamp_millis()])?;
+        tx.prepare_cached(
+            "DELETE FROM booking_status WHERE booking_id IN (
+                 SELECT booking_id FROM booking_status ORDER BY learnt_seq
+                 LIMIT max(0, (SELECT count(*) FROM booking_status) - ?1))",
+        )?
+        .execute([BOOKING_STATUSES_KEPT])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `n` with its booking's status as last learnt, when that is newer
+    /// than the notification (its `data` is the server's snapshot from when
+    /// it was created).
+    fn with_booking_status(
+        &self,
+        mut n: StoredNotification,
+    ) -> Result<StoredNotification, StoreError> {
+        if n.kind != NotificationKind::Booking {
+            return Ok(n);
+        }
+        let Some(booking_id) = n.context().booking_id else {
+            return Ok(n);
+        };
+        let known: Option<(String, i64)> = self
+            .conn
+            .prepare_cached("SELECT status, at_ms FROM booking_status WHERE booking_id = ?1")?
+            .query_row([booking_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((status, at_ms)) = known {
+            if n.created_at.is_none_or(|c| c.timestamp_millis() <= at_ms) {
+                n.data.insert("status".into(), Value::String(status));
+            }
+        }
+        Ok(n)
+    }
+
+    fn with_booking_statuses(
+        &self,
+        rows: Vec<StoredNotification>,
+    ) -> Result<Vec<StoredNotification>, StoreError> {
+        rows.into_iter()
+            .map(|n| self.with_booking_status(n))
+            .collect()
     }
 
     pub fn notification(&self, local_id: i64) -> Result<Option<StoredNotification>, StoreError> {
-        Ok(self
+        let n = self
             .conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM notifications WHERE local_id = ?1"
             ))?
             .query_row([local_id], from_row)
-            .optional()?)
+            .optional()?;
+        n.map(|n| self.with_booking_status(n)).transpose()
     }
 
     pub fn notification_by_server_id(
         &self,
         server_id: i64,
     ) -> Result<Option<StoredNotification>, StoreError> {
-        Ok(self
+        let n = self
             .conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM notifications WHERE server_id = ?1"
             ))?
             .query_row([server_id], from_row)
-            .optional()?)
+            .optional()?;
+        n.map(|n| self.with_booking_status(n)).transpose()
     }
 
     /// Newest first (by `local_id`), keyset-paged, optionally one kind and
@@ -236,7 +289,8 @@ impl Store {
             Some(kind) => st.query_map(params![before, limit, kind.as_str()], from_row)?,
             None => st.query_map(params![before, limit], from_row)?,
         };
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let rows = rows.collect::<Result<Vec<_>, _>>()?;
+        self.with_booking_statuses(rows)
     }
 
     /// Unread notifications, from the trigger-kept counters (O(1)).
@@ -370,6 +424,7 @@ fn insert_all(
     ns: &[IncomingNotification],
     now_ms: i64,
     window_ms: i64,
+    unnumbered_at: &mut Option<i64>,
 ) -> Result<Vec<Inserted>, StoreError> {
     let mut added: Vec<(&str, i64, i64)> = Vec::new();
     for n in ns {
@@ -382,7 +437,7 @@ fn insert_all(
     }
     let mut results = Vec::with_capacity(ns.len());
     for n in ns {
-        let r = insert_one(tx, n, now_ms, window_ms)?;
+        let r = insert_one(tx, n, now_ms, window_ms, unnumbered_at)?;
         if let Inserted::New(_) = r {
             let kind = n.kind.as_str();
             if let Some(counts) = added.iter_mut().find(|(k, _, _)| *k == kind) {
@@ -407,16 +462,26 @@ fn insert_one(
     n: &IncomingNotification,
     now_ms: i64,
     window_ms: i64,
+    unnumbered_at: &mut Option<i64>,
 ) -> Result<Inserted, StoreError> {
     let window = window_ms.max(0);
     let (from, to) = (now_ms.saturating_sub(window), now_ms.saturating_add(window));
     match n.id {
         Some(server_id) => {
-            let same_id: Option<(i64, String)> = tx
-                .prepare_cached("SELECT local_id, title FROM notifications WHERE server_id = ?1")?
-                .query_row([server_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            if !unnumbered_at.is_some_and(|at| at >= from) {
+                // Rule 3 cannot match: the insert is all, unless rule 1 or
+                // 2 has a row with this id.
+                if insert_row(tx, n, now_ms, INSERT_UNLESS_ID_KNOWN)? == 1 {
+                    return Ok(Inserted::New(tx.last_insert_rowid()));
+                }
+            }
+            let same_id: Option<(i64, String, i64)> = tx
+                .prepare_cached(
+                    "SELECT local_id, title, received_at FROM notifications WHERE server_id = ?1",
+                )?
+                .query_row([server_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
-            if let Some((local_id, title)) = same_id {
+            if let Some((local_id, title, received_at)) = same_id {
                 if title == n.title {
                     merge_into(tx, local_id, Some(server_id), n)?;
                     return Ok(Inserted::Duplicate(local_id));
@@ -428,8 +493,14 @@ fn insert_one(
                 );
                 tx.prepare_cached("UPDATE notifications SET server_id = NULL WHERE local_id = ?1")?
                     .execute([local_id])?;
+                *unnumbered_at = Some(unnumbered_at.map_or(received_at, |at| at.max(received_at)));
             }
-            if let Some(local_id) = find_twin(tx, n, from, to, true)? {
+            let twins_possible = unnumbered_at.is_some_and(|at| at >= from);
+            if let Some(local_id) = twins_possible
+                .then(|| find_twin(tx, n, from, to, true))
+                .transpose()?
+                .flatten()
+            {
                 tx.prepare_cached("UPDATE notifications SET server_id = ?2 WHERE local_id = ?1")?
                     .execute([local_id, server_id])?;
                 merge_into(tx, local_id, Some(server_id), n)?;
@@ -441,14 +512,39 @@ fn insert_one(
                 merge_into(tx, local_id, None, n)?;
                 return Ok(Inserted::Duplicate(local_id));
             }
+            *unnumbered_at = Some(unnumbered_at.map_or(now_ms, |at| at.max(now_ms)));
         }
     }
-    tx.prepare_cached(
+    insert_row(tx, n, now_ms, INSERT)?;
+    Ok(Inserted::New(tx.last_insert_rowid()))
+}
+
+/// A new row's insert, as a literal (for [`INSERT_UNLESS_ID_KNOWN`]).
+macro_rules! insert_sql {
+    () => {
         "INSERT INTO notifications
-             (server_id, title, body, kind, data, created_at, received_at, is_read, popped)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
-    )?
-    .execute(params![
+         (server_id, title, body, kind, data, created_at, received_at, is_read, popped)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)"
+    };
+}
+
+const INSERT: &str = insert_sql!();
+
+/// [`INSERT`], which does nothing (0 rows) if a row has the server id.
+const INSERT_UNLESS_ID_KNOWN: &str = concat!(
+    insert_sql!(),
+    " ON CONFLICT (server_id) WHERE server_id IS NOT NULL DO NOTHING"
+);
+
+/// Runs `sql`, [`INSERT`] or [`INSERT_UNLESS_ID_KNOWN`], for `n`; how
+/// many rows it added.
+fn insert_row(
+    tx: &Connection,
+    n: &IncomingNotification,
+    now_ms: i64,
+    sql: &str,
+) -> Result<usize, StoreError> {
+    Ok(tx.prepare_cached(sql)?.execute(params![
         n.id,
         n.title,
         n.body,
@@ -457,8 +553,7 @@ fn insert_one(
         time_to_sql(n.created_at),
         now_ms,
         n.is_read.unwrap_or(false),
-    ])?;
-    Ok(Inserted::New(tx.last_insert_rowid()))
+    ])?)
 }
 
 /// A row with the same kind, title and body received within the window;
@@ -811,6 +906,43 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_twin_without_an_id_is_found_across_a_reopen_and_only_within_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let mut s = Store::open(&path).unwrap();
+            // Numbered rows alone: each is one insert.
+            s.insert_notification(&incoming(Some(1), "n", "b"), 1_000, WINDOW)
+                .unwrap();
+            // A legacy live one, no id.
+            s.insert_notification(&incoming(None, "a", "b"), 2_000, WINDOW)
+                .unwrap();
+        }
+        let mut s = Store::open(&path).unwrap();
+        // Its REST twin within the window takes the id: the store kept
+        // when it last had a row without one.
+        let r = s
+            .insert_notification(&incoming(Some(2), "a", "b"), 2_000 + WINDOW, WINDOW)
+            .unwrap();
+        assert!(matches!(r, Inserted::Duplicate(_)), "{r:?}");
+        assert_eq!(s.notification_by_server_id(2).unwrap().unwrap().title, "a");
+        // Past the window, the same content is a new notification.
+        s.insert_notification(&incoming(None, "c", "b"), 3_000, WINDOW)
+            .unwrap();
+        let r = s
+            .insert_notification(&incoming(Some(3), "c", "b"), 3_001 + WINDOW, WINDOW)
+            .unwrap();
+        assert!(r.is_new(), "{r:?}");
+        // And a known id is still rule 1's duplicate on the one-insert path.
+        let r = s
+            .insert_notification(&incoming(Some(1), "n", "b"), 10 * WINDOW, WINDOW)
+            .unwrap();
+        assert!(matches!(r, Inserted::Duplicate(_)), "{r:?}");
+        assert_eq!(s.notification_count().unwrap(), 4);
+        assert_counters_consistent(&s);
+    }
+
+    #[test]
     fn a_batch_is_stored_in_order_and_dedupes_within_itself() {
         let mut s = Store::open_in_memory().unwrap();
         let batch = vec![
@@ -955,53 +1087,64 @@ pub(super) mod tests {
             assert!(p.contains("INDEX"), "{q}: {p}");
             assert!(!p.contains("SCAN notifications"), "{q}: {p}");
         }
-        let p = {
-            let mut st = s
-                .conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {SET_BOOKING_STATUS}"))
-                .unwrap();
-            st.query_map(params![7, "7", "approved", 5_000], |r| {
-                r.get::<_, String>(3)
-            })
-            .unwrap()
-            .map(Result::unwrap)
-            .collect::<Vec<_>>()
-            .join(" | ")
-        };
+        // A booking's status, read with each booking row, and its bound.
+        let p = plan("SELECT status, at_ms FROM booking_status WHERE booking_id = 7");
+        assert!(p.contains("PRIMARY KEY"), "booking status: {p}");
+        let p = plan("SELECT booking_id FROM booking_status ORDER BY learnt_seq LIMIT 3");
         assert!(
-            p.contains("notifications_by_kind") && !p.contains("SCAN notifications"),
-            "set_booking_status: {p}"
+            p.contains("booking_status_by_age"),
+            "booking status bound: {p}"
         );
+        assert!(!p.contains("TEMP B-TREE"), "booking status bound: {p}");
     }
 
     #[test]
     fn a_booking_status_reaches_every_notification_about_it_and_no_other() {
         let mut s = Store::open_in_memory().unwrap();
-        let about = |id: Option<i64>, kind, data: serde_json::Value| {
-            let mut n = incoming(id, &format!("n{id:?}"), "b");
+        let at = |secs: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + secs, 0).unwrap();
+        let about = |id: i64, kind, data: serde_json::Value, created: i64| {
+            let mut n = incoming(Some(id), &format!("n{id}"), "b");
             n.kind = kind;
             n.data = data.as_object().cloned().unwrap();
+            n.created_at = Some(at(created));
             n
         };
         let pending = serde_json::json!({"booking_id": 7, "status": "pending", "landlord_id": 1});
         let batch = [
-            about(Some(1), NotificationKind::Booking, pending.clone()),
-            // The same booking, its id as digits, from a REST page.
+            about(1, NotificationKind::Booking, pending.clone(), 0),
+            // The same booking, its id as digits (and zero-padded), from a
+            // REST page.
             about(
-                Some(2),
+                2,
                 NotificationKind::Booking,
                 serde_json::json!({"booking_id": "7", "status": "pending"}),
+                0,
             ),
             about(
-                Some(3),
+                3,
+                NotificationKind::Booking,
+                serde_json::json!({"booking_id": "007", "status": "pending"}),
+                0,
+            ),
+            about(
+                4,
                 NotificationKind::Booking,
                 serde_json::json!({"booking_id": 8, "status": "pending"}),
+                0,
             ),
             // Another kind that names the booking keeps its own status.
             about(
-                Some(4),
+                5,
                 NotificationKind::Maintenance,
                 serde_json::json!({"booking_id": 7, "status": "pending"}),
+                0,
+            ),
+            // Created after the status was learnt: its own data is newer.
+            about(
+                6,
+                NotificationKind::Booking,
+                serde_json::json!({"booking_id": 7, "status": "cancelled"}),
+                20,
             ),
         ];
         s.insert_notifications(&batch, 0, WINDOW).unwrap();
@@ -1009,24 +1152,51 @@ pub(super) mod tests {
             let n = s.notification_by_server_id(server_id).unwrap().unwrap();
             (n.context().status, n.data.get("landlord_id").cloned())
         };
-        assert_eq!(s.set_booking_status(7, "approved").unwrap(), 2);
+        s.set_booking_status(7, "approved", at(10)).unwrap();
         assert_eq!(
             status(&s, 1),
             (Some("approved".into()), Some(serde_json::json!(1))),
             "the rest of data kept"
         );
         assert_eq!(status(&s, 2).0.as_deref(), Some("approved"));
-        assert_eq!(status(&s, 3).0.as_deref(), Some("pending"));
+        assert_eq!(status(&s, 3).0.as_deref(), Some("approved"), "007 is 7");
         assert_eq!(status(&s, 4).0.as_deref(), Some("pending"));
+        assert_eq!(status(&s, 5).0.as_deref(), Some("pending"));
+        assert_eq!(status(&s, 6).0.as_deref(), Some("cancelled"));
+        let local = s.notification_by_server_id(1).unwrap().unwrap().local_id;
         assert_eq!(
-            s.set_booking_status(7, "approved").unwrap(),
-            0,
-            "already so"
+            s.notification(local)
+                .unwrap()
+                .unwrap()
+                .context()
+                .status
+                .as_deref(),
+            Some("approved")
         );
-        assert_eq!(s.set_booking_status(99, "approved").unwrap(), 0);
+        let listed = s.list_notifications(&ListQuery::default()).unwrap();
+        let listed: Vec<_> = listed
+            .iter()
+            .map(|n| (n.server_id.unwrap(), n.context().status.unwrap()))
+            .collect();
+        assert!(listed.contains(&(1, "approved".into())), "{listed:?}");
+        assert!(listed.contains(&(4, "pending".into())), "{listed:?}");
+        // A notification stored after the update (its data came late,
+        // with the server's snapshot) reads as decided all the same.
+        s.insert_notifications(
+            &[about(
+                7,
+                NotificationKind::Booking,
+                serde_json::json!({"booking_id": 7, "status": "pending"}),
+                1,
+            )],
+            0,
+            WINDOW,
+        )
+        .unwrap();
+        assert_eq!(status(&s, 7).0.as_deref(), Some("approved"));
+        s.set_booking_status(99, "approved", at(10)).unwrap();
         assert_counters_consistent(&s);
-        // A damaged row (not JSON, written past the store) is passed over,
-        // not an error.
+        // A damaged row (not JSON, written past the store) fails nothing.
         s.conn
             .execute(
                 "INSERT INTO notifications (server_id, title, body, kind, data, received_at) \
@@ -1034,7 +1204,27 @@ pub(super) mod tests {
                 [],
             )
             .unwrap();
-        assert_eq!(s.set_booking_status(8, "declined").unwrap(), 1);
+        assert!(status(&s, 50).0.is_none());
+    }
+
+    #[test]
+    fn booking_statuses_are_kept_for_the_newest_bookings_only() {
+        let mut s = Store::open_in_memory().unwrap();
+        let kept = BOOKING_STATUSES_KEPT;
+        let at = |i: i64| DateTime::<Utc>::from_timestamp(1_800_000_000 + i, 0).unwrap();
+        // Evicted by when they were learnt, not by the server's times.
+        for i in 0..kept + 5 {
+            s.set_booking_status(i, "approved", at(-i)).unwrap();
+        }
+        let (count, oldest): (i64, i64) = s
+            .conn
+            .query_row(
+                "SELECT count(*), min(booking_id) FROM booking_status",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((count, oldest), (kept, 5));
     }
 
     #[test]
