@@ -53,6 +53,8 @@ pub enum Call {
     Pause {
         pause: PauseFor,
     },
+    /// Offline: try to connect now rather than at the next retry.
+    RetryNow {},
     SignIn(SignInArgs),
     SignOut {},
     /// The window has loaded: reconcile with the server, and say what to
@@ -234,10 +236,7 @@ pub struct Listed {
 
 impl Listed {
     pub fn new(n: StoredNotification, viewer: &Option<AccountInfo>) -> Self {
-        let viewer = policy::Viewer {
-            role: viewer.as_ref().and_then(|a| a.role.as_deref()),
-            user_id: viewer.as_ref().and_then(|a| a.user_id),
-        };
+        let viewer = viewer.as_ref().map(AccountInfo::viewer).unwrap_or_default();
         let context = n.context();
         let can_decide = policy::booking_to_decide(n.kind, &context, viewer).is_some();
         Self {

@@ -542,6 +542,50 @@ fn chat_written_while_the_server_is_down_is_delivered_once() {
 }
 
 #[test]
+fn retry_now_connects_without_waiting_for_the_next_try() {
+    let server = Server::start();
+    let (tray, _app, w) = signed_in_window(("tenant", "tenant-pass"), &server);
+    wait_until("connected", || server.connections() >= 1);
+    assert!(
+        w.css("button.status-retry:not([hidden])").is_empty(),
+        "no retry to offer while connected"
+    );
+    // The server refuses every handshake: each failed try backs off
+    // further (up to a minute, full jitter).
+    server.control("reject_handshakes", json!({"status": 503}));
+    server.control("close", json!({"code": 1011}));
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    // Far enough that connecting before it is the button's doing, not the
+    // schedule's (a try waits at least the 2 s between handshakes).
+    let mut retry_at = 0;
+    wait_until_long("the next try 10 s away or more", || {
+        let c = tray.ipc_call("get_status", json!({}))["connection"].clone();
+        retry_at = c["retry_at_ms"].as_i64().unwrap_or(0);
+        c["state"] == "reconnecting" && retry_at - now_ms() >= 10_000
+    });
+    server.control("reject_handshakes", json!({"status": null}));
+    w.click_button("Retry now");
+    wait_until("connected again", || server.connections() >= 1);
+    assert!(
+        now_ms() < retry_at,
+        "connected before the scheduled try: the button did it"
+    );
+    w.wait_for(
+        "xpath",
+        "//footer[@data-tone='ok']//span[@class='status-label'][.='Connected']",
+    );
+    assert!(
+        w.css("button.status-retry:not([hidden])").is_empty(),
+        "no retry to offer once connected"
+    );
+}
+
+#[test]
 fn settings_turn_autostart_off_and_show_who_is_signed_in() {
     let server = Server::start();
     let (tray, _app, w) = signed_in_window(("landlord", "landlord-pass"), &server);

@@ -274,6 +274,16 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
     await refreshFeed();
   }
 
+  /** Offline: the core tries now; the status that follows says how it went. */
+  async function retryNow() {
+    try {
+      await ipc.retryNow();
+      announce('Connecting…');
+    } catch (err) {
+      store.set({ statusError: shown(err) });
+    }
+  }
+
   /** @param {number} localId */
   function noteAdded(localId) {
     if (notif().pager.start > 0) store.update('notifications', { newAbove: true });
@@ -539,7 +549,7 @@ export function createActions({ ipc, store, now = () => Date.now(), setTimer = (
     start, announce, showView, backToList, requestSignIn, windowShown,
     refreshStatus, refreshSettings,
     loadNext, loadPrev, refreshFeed, retryFeed, setFilter, showNewest,
-    openNotification, closeNotification, decideBooking, markAllRead,
+    openNotification, closeNotification, decideBooking, markAllRead, retryNow,
     refreshConversations, openConversation, closeConversation, refreshThread, loadOlderMessages, sendMessage,
     signIn, signOut, changePolicy, setAutostart, pause,
     onEngineEvent, onOpenItem, applyStatus,

@@ -137,6 +137,8 @@ export function createIpc(getTauri = () => /** @type {any} */ (globalThis).__TAU
     setAutostart: (enabled) => call('set_autostart', { enabled }),
     /** @param {import('./types.js').PauseFor} pause @returns {Promise<number|null>} when it ends */
     pause: (pause) => call('pause', { pause }),
+    /** Offline: connect now, not at the next retry. @returns {Promise<void>} */
+    retryNow: () => call('retry_now'),
     /** @param {SignInArgs} args @returns {Promise<{username: string, role: string|null}>} */
     signIn: (args) => call('sign_in', { ...args }),
     /** @returns {Promise<void>} */

@@ -298,6 +298,15 @@ const commands = {
   get_settings: () => settings,
   set_policy: ({ change }) => { settings.policy = { ...settings.policy, ...change }; return settings.policy; },
   set_autostart: ({ enabled }) => { settings.autostart = enabled; return null; },
+  // The demo's server stays away: the retry fails again, a while later.
+  retry_now: () => {
+    const c = status.connection;
+    if (c.state === 'reconnecting') {
+      status = { ...status, connection: { ...c, attempt: c.attempt + 1, retry_at_ms: Date.now() + 30_000 } };
+      emit('status', status);
+    }
+    return null;
+  },
   pause: ({ pause }) => {
     const morning = new Date();
     morning.setDate(morning.getDate() + 1);

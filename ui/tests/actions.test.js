@@ -46,6 +46,7 @@ function fakeCore({ count = 3 } = {}) {
       set_policy: ({ change }) => { core.settings.policy = { ...core.settings.policy, ...change }; return core.settings.policy; },
       set_autostart: ({ enabled }) => { core.settings.autostart = enabled; return null; },
       pause: () => null,
+      retry_now: () => null,
     },
   };
   const tauri = {
@@ -268,6 +269,17 @@ test('settings changes go to the core and the form then shows what it kept', asy
   assert.equal(store.get().settings.settings?.autostart, false, 're-read: the core kept it off');
   await actions.pause({ for: 'resume' });
   assert.deepEqual(core.calls.find(([c]) => c === 'pause'), ['pause', { pause: { for: 'resume' } }]);
+});
+
+test('retry now asks the core to connect; a refusal is said in the status bar', async () => {
+  const { core, store, actions } = setup();
+  await actions.start();
+  await actions.retryNow();
+  assert.ok(core.calls.some(([c]) => c === 'retry_now'));
+  assert.equal(store.get().statusError, null);
+  core.override.retry_now = () => Promise.reject({ code: 'internal', message: 'The app is shutting down.' });
+  await actions.retryNow();
+  assert.equal(store.get().statusError?.message, 'The app is shutting down.');
 });
 
 test('mark all read failing shows the message; the list is re-read either way', async () => {

@@ -29,7 +29,7 @@ function fakeTauri(handlers = {}) {
 test('commands go out with the contract\'s names and camelCase arguments', async () => {
   const tauri = fakeTauri({
     list_notifications: () => [], open_notification: () => ({}), decide_booking: () => 512, get_thread: () => [],
-    send_message: () => null, sign_in: () => ({ username: 'maria', role: 'landlord' }), pause: () => null, get_status: () => ({}),
+    send_message: () => null, sign_in: () => ({ username: 'maria', role: 'landlord' }), pause: () => null, get_status: () => ({}), retry_now: () => null,
   });
   const ipc = createIpc(() => tauri);
   await ipc.listNotifications({ kind: 'booking', unreadOnly: true, before: 40, limit: 50 });
@@ -39,6 +39,7 @@ test('commands go out with the contract\'s names and camelCase arguments', async
   await ipc.sendMessage(7, 'hi');
   await ipc.pause({ for: 'tomorrow_morning' });
   await ipc.getStatus();
+  await ipc.retryNow();
   await ipc.signIn({ server: 'https://s', username: 'u', password: 'p', staySignedIn: true, caFile: null, allowInsecureHttp: false });
   assert.deepEqual(tauri.calls, [
     ['list_notifications', { kind: 'booking', unreadOnly: true, before: 40, limit: 50 }],
@@ -48,6 +49,7 @@ test('commands go out with the contract\'s names and camelCase arguments', async
     ['send_message', { receiver: 7, content: 'hi' }],
     ['pause', { pause: { for: 'tomorrow_morning' } }],
     ['get_status', undefined],
+    ['retry_now', undefined],
     ['sign_in', { server: 'https://s', username: 'u', password: 'p', staySignedIn: true, caFile: null, allowInsecureHttp: false }],
   ]);
 });

@@ -6,7 +6,7 @@ const NOW = Date.UTC(2025, 2, 12, 15, 30);
 const status = (connection, extra = {}) => ({ connection, unread: 0, account: { server: 'https://s', username: 'maria', user_id: 1, role: 'landlord' }, outbox_pending: 0, paused_until_ms: null, ...extra });
 
 test('connected and connecting read plainly', () => {
-  assert.deepEqual(describeConnection(status({ state: 'connected', variant: 'documented' }), NOW), { tone: 'ok', label: 'Connected', countdown: null, detail: null });
+  assert.deepEqual(describeConnection(status({ state: 'connected', variant: 'documented' }), NOW), { tone: 'ok', label: 'Connected', countdown: null, detail: null, canRetry: false });
   assert.equal(describeConnection(status({ state: 'connected', variant: 'legacy' }), NOW).label, 'Connected');
   assert.equal(describeConnection(status({ state: 'connecting' }), NOW).label, 'Connecting…');
   assert.equal(describeConnection(null, NOW).label, 'Starting…');
@@ -25,6 +25,11 @@ test('offline counts down to the next retry, then says it is retrying', () => {
   assert.equal(describeConnection(s, NOW + 90_000).countdown, 'retrying now…');
   assert.equal(describeConnection(status({ state: 'reconnecting', attempt: 1, retry_at_ms: NOW + 95_000 }), NOW).countdown, 'retrying in 1 min 35 s');
   assert.ok(needsTick(s, NOW));
+  // Offline, and only then, the user may try now.
+  assert.equal(c.canRetry, true);
+  for (const state of ['connected', 'connecting', 'signed_out', 'not_signed_in', 'keychain_unavailable', 'stopped']) {
+    assert.equal(describeConnection(status({ state }), NOW).canRetry, false, state);
+  }
 });
 
 test('signed out, not signed in and a locked keychain raise a banner with a sign-in action', () => {

@@ -52,6 +52,10 @@ pub async fn dispatch(app: &App, call: Call) -> Result<Value> {
                 })?,
         ),
         Call::Pause { pause } => reply(engine.pause(pause).await?),
+        Call::RetryNow {} => {
+            engine.nudge();
+            reply(())
+        }
         Call::SignIn(a) => reply(sign_in(app, a).await?),
         Call::SignOut {} => reply(app.sign_out().await?),
         Call::WindowOpened {} => {

@@ -8,7 +8,7 @@ import { formatDuration, formatUntil, plural } from './format.js';
 /**
  * @typedef {import('../types.js').EngineStatus} EngineStatus
  * @typedef {'ok'|'busy'|'warn'|'error'|'off'} Tone
- * @typedef {{tone: Tone, label: string, countdown: string|null, detail: string|null}} ConnectionText
+ * @typedef {{tone: Tone, label: string, countdown: string|null, detail: string|null, canRetry: boolean}} ConnectionText
  */
 
 /**
@@ -18,6 +18,15 @@ import { formatDuration, formatUntil, plural } from './format.js';
  * @returns {ConnectionText}
  */
 export function describeConnection(status, now) {
+  // Offline: the user may try now rather than wait for the next retry.
+  return { ...connectionWords(status, now), canRetry: status?.connection?.state === 'reconnecting' };
+}
+
+/**
+ * @param {EngineStatus|null|undefined} status @param {number} now
+ * @returns {Omit<ConnectionText, 'canRetry'>}
+ */
+function connectionWords(status, now) {
   const c = status?.connection;
   switch (c?.state) {
     case 'connected':

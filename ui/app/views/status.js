@@ -50,8 +50,13 @@ export function createStatusBar({ actions, timeOptions = {} }) {
     on: { click: () => actions.showView('settings') },
   }, icon('pause', 'icon chip-icon'), h('span', {}));
   const outbox = h('span', { class: 'status-chip status-outbox', hidden: true }, icon('clock', 'icon chip-icon'), h('span', {}));
+  // Offline, the user need not wait for the next try.
+  const retry = h('button', {
+    type: 'button', class: 'btn btn-secondary btn-small status-retry', hidden: true,
+    on: { click: () => actions.retryNow() },
+  }, 'Retry now');
   const el = h('footer', { class: 'statusbar', 'aria-label': 'Connection status' },
-    h('div', { class: 'status-main' }, dot, label, countdown),
+    h('div', { class: 'status-main' }, dot, label, countdown, retry),
     detail,
     h('div', { class: 'status-chips' }, paused, outbox));
 
@@ -61,6 +66,7 @@ export function createStatusBar({ actions, timeOptions = {} }) {
     el.dataset.tone = c.tone;
     setText(label, c.label);
     setText(countdown, c.countdown ? ` · ${c.countdown}` : '');
+    show(retry, c.canRetry);
     const storage = storageText(s.status);
     setText(detail, c.detail ?? storage ?? (s.statusError ? s.statusError.message : ''));
     show(detail, Boolean(c.detail || storage || s.statusError));
