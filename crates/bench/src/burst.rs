@@ -58,6 +58,7 @@ pub fn figure_names() -> Vec<(String, &'static str)> {
         ("burst.individual_popups", "popups"),
         ("burst.peak_rss_mb", "MB"),
         ("burst.server_flood_s", "s"),
+        ("burst.after_server_s", "s"),
     ]
     .into_iter()
     .map(|(n, u)| (n.to_owned(), u))
@@ -163,6 +164,14 @@ pub async fn run(plan: &BurstPlan, devserver_bin: &Path) -> Vec<(String, Figure)
             "burst.server_flood_s".into(),
             Figure::from_runs("s", col(|r| r.server_flood_s))
                 .with_note("the dev server's own share: storing and queueing the flood"),
+        ),
+        (
+            "burst.after_server_s".into(),
+            Figure::from_runs("s", col(|r| (r.all_stored_s - r.server_flood_s).max(0.0)))
+                .with_note(
+                "how long after the server had queued the last one the engine had stored them all \
+                 (both share the machine's cores)",
+            ),
         ),
     ]
 }

@@ -35,6 +35,7 @@ const FIGURES: &[&str] = &[
     "burst.individual_popups",
     "burst.peak_rss_mb",
     "burst.server_flood_s",
+    "burst.after_server_s",
     "start.to_connected_s",
     "start.to_tray_shown_s",
     "browser_tab.to_connected_s",
