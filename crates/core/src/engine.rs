@@ -893,17 +893,24 @@ enum After {
 /// Each notification of a batch with what storing it did, or why not.
 type LiveStored = Vec<(IncomingNotification, Result<Inserted, String>)>;
 
-/// A batch on its way into the store (`None`: an empty one).
-struct Storing(Option<JoinHandle<LiveStored>>);
+/// A batch on its way into the store (`None`: an empty one), and its size.
+struct Storing(Option<JoinHandle<Result<LiveStored, CellError>>>, usize);
 
 impl Storing {
     async fn done(self) -> LiveStored {
-        match self.0 {
-            Some(task) => task.await.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "storing a batch failed");
+        let Some(task) = self.0 else {
+            return Vec::new();
+        };
+        match task.await {
+            Ok(Ok(stored)) => stored,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, count = self.1, "cannot reach the store");
                 Vec::new()
-            }),
-            None => Vec::new(),
+            }
+            Err(e) => {
+                tracing::error!(error = %e, count = self.1, "storing a batch failed");
+                Vec::new()
+            }
         }
     }
 }
@@ -1547,14 +1554,12 @@ impl<'a> AccountRun<'a> {
     /// in order, with what storing it did or why it could not be stored.
     fn start_storing(&self, batch: Vec<IncomingNotification>) -> Storing {
         if batch.is_empty() {
-            return Storing(None);
+            return Storing(None, 0);
         }
         let window = self.runner.tuning.dedupe_window.as_millis() as i64;
         let count = batch.len();
-        let store = self.runner.store.clone();
-        Storing(Some(tokio::spawn(async move {
-            let stored = store
-                .run(move |s| {
+        Storing(
+            Some(self.runner.store.start(move |s| {
                     for n in batch.iter().filter(|n| n.kind == NotificationKind::Message) {
                         let context = n.context();
                         if let (Some(id), Some(name)) = (context.sender_id, context.sender_name) {
@@ -1580,13 +1585,9 @@ impl<'a> AccountRun<'a> {
                             batch.into_iter().map(|n| (n, Err(why.clone()))).collect()
                         }
                     })
-                })
-                .await;
-            stored.unwrap_or_else(|e| {
-                tracing::error!(error = %e, count, "cannot reach the store");
-                Vec::new()
-            })
-        })))
+                })),
+            count,
+        )
     }
 
     /// Notes whether the store could be written, for the status; passes

@@ -30,6 +30,15 @@ impl StoreCell {
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, CellError> {
+        self.start(f).await.map_err(|_| CellError::Stopped)?
+    }
+
+    /// [`Self::run`], started now (the caller goes on while it runs); its
+    /// handle gives the outcome.
+    pub(crate) fn start<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T, CellError>> {
         let cell = self.0.clone();
         tokio::task::spawn_blocking(move || {
             // A poisoned lock still guards a consistent SQLite connection.
@@ -39,8 +48,6 @@ impl StoreCell {
                 None => Err(CellError::NotOpen),
             }
         })
-        .await
-        .map_err(|_| CellError::Stopped)?
     }
 
     /// Closes the store (it waits for its last checkpoint) off the
