@@ -1429,12 +1429,7 @@ impl<'a> AccountRun<'a> {
         at: chrono::DateTime<chrono::Utc>,
     ) {
         let status = status.into();
-        let on_screen: Vec<i64> = (self.runner.ports.notifier.on_screen().into_iter())
-            .filter_map(|k| match k {
-                PopupKey::Notification(id) => Some(id),
-                _ => None,
-            })
-            .collect();
+        let on_screen = notifications_among(&self.runner.ports.notifier.on_screen());
         let (role, me) = (self.role.clone(), self.me);
         let written = self
             .runner
@@ -1547,11 +1542,7 @@ impl<'a> AccountRun<'a> {
         }
     }
 
-    /// Starts storing a batch on the store's thread: one transaction; if it
-    /// fails, each notification on its own, so one that cannot be stored
-    /// does not take the others with it. Senders' names that message
-    /// notifications carry are kept first. Gives back every notification,
-    /// in order, with what storing it did or why it could not be stored.
+    /// Starts storing a batch on the store's thread ([`store_batch`]).
     fn start_storing(&self, batch: Vec<IncomingNotification>) -> Storing {
         if batch.is_empty() {
             return Storing(None, 0);
@@ -1559,33 +1550,11 @@ impl<'a> AccountRun<'a> {
         let window = self.runner.tuning.dedupe_window.as_millis() as i64;
         let count = batch.len();
         Storing(
-            Some(self.runner.store.start(move |s| {
-                    for n in batch.iter().filter(|n| n.kind == NotificationKind::Message) {
-                        let context = n.context();
-                        if let (Some(id), Some(name)) = (context.sender_id, context.sender_name) {
-                            if let Err(e) = s.remember_name(id, &name) {
-                                tracing::info!(error = %e, "cannot keep a sender's name");
-                            }
-                        }
-                    }
-                    Ok(match s.insert_notifications(&batch, now_ms(), window) {
-                        Ok(all) => batch.into_iter().zip(all.into_iter().map(Ok)).collect(),
-                        Err(e) if count > 1 => {
-                            tracing::warn!(error = %e, count, "cannot store a batch; storing one by one");
-                            batch
-                                .into_iter()
-                                .map(|n| {
-                                    let r = s.insert_notification(&n, now_ms(), window);
-                                    (n, r.map_err(|e| e.to_string()))
-                                })
-                                .collect::<Vec<_>>()
-                        }
-                        Err(e) => {
-                            let why = e.to_string();
-                            batch.into_iter().map(|n| (n, Err(why.clone()))).collect()
-                        }
-                    })
-                })),
+            Some(
+                self.runner
+                    .store
+                    .start(move |s| Ok(store_batch(s, batch, window))),
+            ),
             count,
         )
     }
@@ -1648,13 +1617,7 @@ impl<'a> AccountRun<'a> {
         if on_screen.is_empty() {
             return;
         }
-        let ids: Vec<i64> = on_screen
-            .iter()
-            .filter_map(|k| match k {
-                PopupKey::Notification(id) => Some(*id),
-                _ => None,
-            })
-            .collect();
+        let ids = notifications_among(&on_screen);
         let summaries = self.presenter.summaries_on_screen(&on_screen);
         let digest = on_screen.contains(&PopupKey::Digest);
         let counted = self
@@ -2363,6 +2326,50 @@ fn context<'a>(
         now_ms: now_ms(),
         local: local_now(),
         now: Instant::now(),
+    }
+}
+
+/// The stored notifications among popup keys, by local id.
+fn notifications_among(keys: &[PopupKey]) -> Vec<i64> {
+    keys.iter()
+        .filter_map(|k| match k {
+            PopupKey::Notification(id) => Some(*id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Stores a live batch: one transaction; if it fails, each notification on
+/// its own, so one that cannot be stored does not take the others with it.
+/// Senders' names that message notifications carry are kept first. Gives
+/// back every notification, in order, with what storing it did or why it
+/// could not be stored.
+fn store_batch(s: &mut Store, batch: Vec<IncomingNotification>, window: i64) -> LiveStored {
+    for n in batch.iter().filter(|n| n.kind == NotificationKind::Message) {
+        let context = n.context();
+        if let (Some(id), Some(name)) = (context.sender_id, context.sender_name) {
+            if let Err(e) = s.remember_name(id, &name) {
+                tracing::info!(error = %e, "cannot keep a sender's name");
+            }
+        }
+    }
+    let count = batch.len();
+    match s.insert_notifications(&batch, now_ms(), window) {
+        Ok(all) => batch.into_iter().zip(all.into_iter().map(Ok)).collect(),
+        Err(e) if count > 1 => {
+            tracing::warn!(error = %e, count, "cannot store a batch; storing one by one");
+            batch
+                .into_iter()
+                .map(|n| {
+                    let r = s.insert_notification(&n, now_ms(), window);
+                    (n, r.map_err(|e| e.to_string()))
+                })
+                .collect()
+        }
+        Err(e) => {
+            let why = e.to_string();
+            batch.into_iter().map(|n| (n, Err(why.clone()))).collect()
+        }
     }
 }
 

@@ -234,15 +234,6 @@ impl Store {
         Ok(n)
     }
 
-    fn with_booking_statuses(
-        &self,
-        rows: Vec<StoredNotification>,
-    ) -> Result<Vec<StoredNotification>, StoreError> {
-        rows.into_iter()
-            .map(|n| self.with_booking_status(n))
-            .collect()
-    }
-
     pub fn notification(&self, local_id: i64) -> Result<Option<StoredNotification>, StoreError> {
         let n = self
             .conn
@@ -290,7 +281,9 @@ impl Store {
             None => st.query_map(params![before, limit], from_row)?,
         };
         let rows = rows.collect::<Result<Vec<_>, _>>()?;
-        self.with_booking_statuses(rows)
+        rows.into_iter()
+            .map(|n| self.with_booking_status(n))
+            .collect()
     }
 
     /// Unread notifications, from the trigger-kept counters (O(1)).
@@ -468,7 +461,7 @@ fn insert_one(
     let (from, to) = (now_ms.saturating_sub(window), now_ms.saturating_add(window));
     match n.id {
         Some(server_id) => {
-            if !unnumbered_at.is_some_and(|at| at >= from) {
+            if !may_have_twin(*unnumbered_at, from) {
                 // Rule 3 cannot match: the insert is all, unless rule 1 or
                 // 2 has a row with this id.
                 if insert_row(tx, n, now_ms, INSERT_UNLESS_ID_KNOWN)? == 1 {
@@ -493,10 +486,9 @@ fn insert_one(
                 );
                 tx.prepare_cached("UPDATE notifications SET server_id = NULL WHERE local_id = ?1")?
                     .execute([local_id])?;
-                *unnumbered_at = Some(unnumbered_at.map_or(received_at, |at| at.max(received_at)));
+                note_unnumbered(unnumbered_at, received_at);
             }
-            let twins_possible = unnumbered_at.is_some_and(|at| at >= from);
-            if let Some(local_id) = twins_possible
+            if let Some(local_id) = may_have_twin(*unnumbered_at, from)
                 .then(|| find_twin(tx, n, from, to, true))
                 .transpose()?
                 .flatten()
@@ -512,11 +504,22 @@ fn insert_one(
                 merge_into(tx, local_id, None, n)?;
                 return Ok(Inserted::Duplicate(local_id));
             }
-            *unnumbered_at = Some(unnumbered_at.map_or(now_ms, |at| at.max(now_ms)));
+            note_unnumbered(unnumbered_at, now_ms);
         }
     }
     insert_row(tx, n, now_ms, INSERT)?;
     Ok(Inserted::New(tx.last_insert_rowid()))
+}
+
+/// Whether a row without a server id can have been received since `from`
+/// (the last one was at `unnumbered_at`): rule 3 may match only then.
+fn may_have_twin(unnumbered_at: Option<i64>, from: i64) -> bool {
+    unnumbered_at.is_some_and(|at| at >= from)
+}
+
+/// A row without a server id was received (or became one) at `at`.
+fn note_unnumbered(unnumbered_at: &mut Option<i64>, at: i64) {
+    *unnumbered_at = Some(unnumbered_at.map_or(at, |last| last.max(at)));
 }
 
 /// A new row's insert, as a literal (for [`INSERT_UNLESS_ID_KNOWN`]).
