@@ -39,8 +39,13 @@ use rusqlite::Connection;
 use super::{open_error, StoreError, BUSY_TIMEOUT};
 
 /// The least time between two checkpoints: it bounds the WAL to what is
-/// written in this time, and the checkpoints to a few a second in a burst.
-const REST: Duration = Duration::from_millis(200);
+/// written in this time, and the checkpoints to 20 a second in a burst.
+/// Shorter is smoother for the writer: what a checkpoint copies and syncs
+/// is flushed to the disk at once, and a commit that meets that flush
+/// waits for it. At 1,000 notifications a second, 200 ms between
+/// checkpoints gave 3 of 6 latency runs a p99 of 3.2 to 5.3 ms; 50 ms and
+/// 20 ms kept all 8 runs at 0.74 to 1.02 ms; 1 s gave 28 to 32 ms.
+const REST: Duration = Duration::from_millis(50);
 
 /// WAL pages past which the thread makes the WAL start over, waiting for
 /// the writer if it must (16 MB; SQLite's own checkpoint runs at 1,000).
