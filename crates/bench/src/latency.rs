@@ -50,6 +50,7 @@ pub fn figure_names() -> Vec<(String, &'static str)> {
         }
         for q in ["p50", "p99"] {
             names.push((format!("latency.engine_over_floor.{rate}_per_s.{q}"), "x"));
+            names.push((format!("latency.engine_minus_floor.{rate}_per_s.{q}"), "ms"));
             for stage in STAGES {
                 names.push((format!("latency.stage.{rate}_per_s.{stage}.{q}"), "ms"));
             }
@@ -429,6 +430,7 @@ async fn measure_with(bench: &mut Bench, plan: &LatencyPlan) -> BenchResult<Vec<
             let e: Vec<f64> = engine.iter().map(|r| r.p(q)).collect();
             let f: Vec<f64> = floor.iter().map(|r| r.p(q)).collect();
             let ratio: Vec<f64> = e.iter().zip(&f).map(|(e, f)| e / f).collect();
+            let excess: Vec<f64> = e.iter().zip(&f).map(|(e, f)| e - f).collect();
             figures.push((
                 format!("latency.engine.{rate}_per_s.{label}"),
                 Figure::from_runs("ms", e).with_note(format!(
@@ -445,6 +447,11 @@ async fn measure_with(bench: &mut Bench, plan: &LatencyPlan) -> BenchResult<Vec<
                 format!("latency.engine_over_floor.{rate}_per_s.{label}"),
                 Figure::from_runs("x", ratio)
                     .with_note("engine / floor, per pair of adjacent runs"),
+            ));
+            figures.push((
+                format!("latency.engine_minus_floor.{rate}_per_s.{label}"),
+                Figure::from_runs("ms", excess)
+                    .with_note("what the engine adds to the floor, per pair of adjacent runs"),
             ));
             for (i, stage) in STAGES.into_iter().enumerate() {
                 figures.push((

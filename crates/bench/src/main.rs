@@ -390,11 +390,23 @@ fn add_targets(report: &mut Report) {
         "latency.engine.1000_per_s.p99",
         Goal::Below(5.0),
     );
+    // Issue 14: the engine's time beside a bare client's, in the same run.
+    report.target(
+        "latency_p99_over_floor_at_1000_per_s",
+        "latency.engine_over_floor.1000_per_s.p99",
+        Goal::AtMost(3.0),
+    );
+    report.target(
+        "latency_p50_over_floor_at_1000_per_s",
+        "latency.engine_over_floor.1000_per_s.p50",
+        Goal::AtMost(1.5),
+    );
     report.target(
         "burst_summary_replacements",
         "burst.summary_replacements",
         Goal::AtMost(10.0),
     );
+    report.target("burst_all_stored", "burst.all_stored_s", Goal::AtMost(1.5));
     // Headless has no targets: it shows the core's own cost beside the
     // tray app's. An open window needs its web process, so "none" is a
     // target only while the app sits in the tray.
