@@ -9,7 +9,7 @@ import { h } from './lib/dom.js';
 import { rowCount } from './lib/notification-feed.js';
 import { needsTick } from './lib/status-text.js';
 import { createIpc } from './ipc.js';
-import { createStore, initialState } from './state.js';
+import { createStore, firstScreenReady, initialState } from './state.js';
 import { createChatView } from './views/chat.js';
 import { createHeader } from './views/header.js';
 import { createNotificationsView } from './views/notifications.js';
@@ -19,12 +19,22 @@ import { createAnnouncer, createBanner, createStatusBar } from './views/status.j
 /** Relative times ("5 min ago") are refreshed this often when nothing counts down. */
 const SLOW_TICK_MS = 30_000;
 
+/**
+ * The longest the page shows "Loading SmartHunt…" while the first
+ * screen's data is on its way: then the views are drawn with what there is.
+ */
+const FIRST_SCREEN_WAIT_MS = 400;
+
 const ipc = createIpc();
 const store = createStore(initialState());
 const actions = createActions({ ipc, store });
 
 const initialView = location.hash.replace('#', '');
 if (initialView === 'chat' || initialView === 'settings' || initialView === 'notifications') store.set({ view: initialView });
+
+// The core is asked first, so that its answers are on their way while the
+// views are built.
+void actions.start({ signInFirst: !initialView });
 
 const parts = {
   header: createHeader({ actions }),
@@ -37,19 +47,26 @@ const parts = {
 };
 
 const root = /** @type {HTMLElement} */ (document.getElementById('app'));
-root.replaceChildren(
-  parts.header.el,
-  parts.banner.el,
-  h('main', { class: 'app-main' }, parts.notifications.el, parts.chat.el, parts.settings.el),
-  parts.statusbar.el,
-  parts.announcer.el,
-);
 
 let frame = 0;
 let firstPageShown = false;
+let drawn = false;
+let waited = false;
 function render() {
   frame = 0;
   const s = store.get();
+  if (!drawn) {
+    // The first frame of the views is the first screen, with its data.
+    if (!waited && !firstScreenReady(s)) return;
+    drawn = true;
+    root.replaceChildren(
+      parts.header.el,
+      parts.banner.el,
+      h('main', { class: 'app-main' }, parts.notifications.el, parts.chat.el, parts.settings.el),
+      parts.statusbar.el,
+      parts.announcer.el,
+    );
+  }
   for (const p of Object.values(parts)) p.update(s);
   if (!firstPageShown && s.view === 'notifications' && s.notifications.loaded) {
     firstPageShown = true;
@@ -63,6 +80,10 @@ store.subscribe(() => {
   if (!frame) frame = requestAnimationFrame(render);
 });
 render();
+setTimeout(() => {
+  waited = true;
+  if (!drawn) render();
+}, FIRST_SCREEN_WAIT_MS);
 
 let lastSlowTick = Date.now();
 setInterval(() => {
@@ -78,4 +99,3 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') void actions.windowShown();
 });
 
-void actions.start({ signInFirst: !initialView });

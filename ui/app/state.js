@@ -118,6 +118,20 @@ export function initialState(now = Date.now()) {
 }
 
 /**
+ * Whether the window's first screen has what it shows: the core's status
+ * (or why it cannot be had) and, on the list, its first page (or why
+ * not). Drawn before, the window paints a frame of empty views that is
+ * replaced at once, and each of those frames costs as much as the one
+ * that counts.
+ * @param {AppState} s
+ */
+export function firstScreenReady(s) {
+  if (s.status == null && s.statusError == null) return false;
+  if (s.view !== 'notifications') return true;
+  return s.notifications.loaded || s.notifications.error != null;
+}
+
+/**
  * @template S
  * @typedef {object} Store
  * @property {() => S} get

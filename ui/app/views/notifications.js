@@ -213,6 +213,8 @@ export function createNotificationsView({ store, actions, timeOptions = {} }) {
 
   /** A row near the top of the viewport and its offset, to keep it still while rows change above it. */
   function anchor() {
+    // No rows yet: nothing to keep still (and no layout forced to find out).
+    if (rows.size === 0) return null;
     if (scroller.scrollTop < 4) return null; // at the top: let new items show
     const top = scroller.scrollTop;
     for (const r of rowEls()) {
