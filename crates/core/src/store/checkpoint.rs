@@ -125,6 +125,12 @@ fn checkpoint(conn: &Connection) -> Result<(), rusqlite::Error> {
     let mut wal = passive(conn)?;
     for _ in 0..CATCH_UP_ROUNDS {
         let again = passive(conn)?;
+        // A round reports the frames it saw when it began, and copies them
+        // all unless a reader holds some back: "all copied" alone says
+        // nothing of what the writer added meanwhile. Only the same count
+        // as the round before says nothing was. (Stopping at "all copied"
+        // left the WAL never starting over at 1,000 a second, and a p99 of
+        // 106 to 282 ms in 12 of 15 latency runs, against 2.3 to 11 ms.)
         if again.frames == wal.frames && again.copied >= again.frames {
             return Ok(());
         }
@@ -197,6 +203,30 @@ mod tests {
         drop(store);
         let again = Store::open(&path).unwrap();
         assert_eq!(again.unread_count().unwrap(), 300, "nothing lost on reopen");
+    }
+
+    #[test]
+    fn a_steady_writer_keeps_the_wal_small() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let wal_path = path.with_extension("db-wal");
+        let mut store = Store::open(&path).unwrap();
+        // A notification a millisecond for 3 s, each in its own commit, as
+        // the engine stores them at 1,000 a second: about 27,000 WAL pages
+        // (108 MB) if the WAL never started over.
+        let mut largest = 0;
+        for i in 1..=3_000 {
+            let n = incoming(Some(i), &format!("Booking {i}"), "Flat 2");
+            store.insert_notification(&n, 1_000, 10_000).unwrap();
+            largest = largest.max(size(&wal_path));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            largest < 2 * super::RESTART_PAGES as u64 * 4096,
+            "the WAL grew to {} MB",
+            largest / (1024 * 1024)
+        );
+        assert_eq!(store.unread_count().unwrap(), 3_000);
     }
 
     #[test]
