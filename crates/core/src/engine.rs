@@ -1130,14 +1130,7 @@ impl<'a> AccountRun<'a> {
                     TaskDone::Refreshed(api.refresh_after_refusal(&stale).await.map(drop))
                 });
             }
-            Action::Ping => {
-                if !self.write(Message::Ping(Default::default())) {
-                    return self.supervise(Input::Lost {
-                        why: "cannot write to the socket".into(),
-                        reach: Reach::EveryClient,
-                    });
-                }
-            }
+            Action::Ping => self.send(Message::Ping(Default::default())),
             Action::Retry(retry) => {
                 self.socket = None;
                 tracing::info!(
@@ -1227,19 +1220,17 @@ impl<'a> AccountRun<'a> {
         }
     }
 
-    /// Queues a frame; false (and the socket given up) when it cannot take it.
-    fn write(&mut self, m: Message) -> bool {
-        match self.socket.as_ref() {
-            Some(s) => s.write(m),
-            None => true,
+    /// Queues a message for the socket, if there is one; a queue that is
+    /// full means the server stopped reading, and the socket is given up.
+    fn send(&mut self, m: Message) {
+        let taken = self.socket.as_ref().is_none_or(|s| s.write(m));
+        if !taken {
+            self.lost_socket("cannot write to the socket".into(), Reach::EveryClient);
         }
     }
 
     fn send_frame(&mut self, frame: ClientFrame) {
-        if !self.write(Message::text(frame.to_json())) {
-            // A writer that cannot keep up: the server stopped reading.
-            self.lost_socket("cannot write to the socket".into(), Reach::EveryClient);
-        }
+        self.send(Message::text(frame.to_json()));
     }
 
     /// Handles one item from the socket, and with it every frame already
