@@ -35,7 +35,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::error::{BenchError, BenchResult};
-use crate::harness::{within, BenchEngine};
+use crate::harness::{spawn_worker, within, BenchEngine};
 use crate::procfs;
 use crate::report::Figure;
 
@@ -215,27 +215,18 @@ pub async fn start_devserver(bin: &Path, port: u16) -> BenchResult<(Child, Strin
 
 async fn one_run(count: u64, devserver_bin: &Path) -> BenchResult<BurstRun> {
     let (mut server, url) = start_devserver(devserver_bin, 0).await?;
-    let exe = std::env::current_exe().map_err(BenchError::io("cannot find this program"))?;
-    let mut worker = Command::new(exe)
-        .args([
+    let (mut worker, mut stdout) = spawn_worker(
+        &[
             "burst-worker",
             "--server",
             &url,
             "--count",
             &count.to_string(),
-        ])
-        .env(CONTROL_TOKEN_ENV, control_token())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(BenchError::io("cannot start the burst worker"))?;
+        ],
+        (CONTROL_TOKEN_ENV, &control_token()),
+        "burst worker",
+    )?;
     let mut out = String::new();
-    let mut stdout = worker
-        .stdout
-        .take()
-        .ok_or_else(|| BenchError::failed("the worker's stdout is not piped"))?;
     // A burst of 1,000,000 at a few thousand a second still ends in minutes.
     let limit = Duration::from_secs(120 + count / 200);
     let read = within(limit, "the burst worker", stdout.read_to_string(&mut out)).await;

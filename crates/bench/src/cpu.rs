@@ -6,20 +6,19 @@
 //! run, divided by the events it was sent.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
 use smarthunt_devserver::{DevServer, LANDLORD, TENANT};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, ChildStdout};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::app::{self, Mode};
 use crate::desktop::{with_session_and_server, DesktopSession};
 use crate::error::{BenchError, BenchResult};
-use crate::harness::within;
+use crate::harness::{spawn_worker, within};
 use crate::latency::send_paced;
 use crate::procfs::TreeUsage;
 use crate::report::Figure;
@@ -164,23 +163,14 @@ impl FloorWorker {
             .tokens(LANDLORD.0, LANDLORD.1)
             .await
             .map_err(|e| BenchError::failed(format!("no token for the floor client: {e}")))?;
-        let exe = std::env::current_exe().map_err(BenchError::io("cannot find this program"))?;
-        let mut child = Command::new(exe)
-            .args(["floor-worker", "--url", &server.ws_url()])
-            .env(TOKEN_ENV, access)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(BenchError::io("cannot start the floor worker"))?;
+        let (child, stdout) = spawn_worker(
+            &["floor-worker", "--url", &server.ws_url()],
+            (TOKEN_ENV, &access),
+            "floor worker",
+        )?;
         let pid = child
             .id()
             .ok_or_else(|| BenchError::failed("the floor worker exited at once"))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| BenchError::failed("the floor worker's stdout is not piped"))?;
         let mut worker = Self {
             child,
             pid,

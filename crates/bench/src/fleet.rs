@@ -73,8 +73,6 @@ struct Outage {
     /// Engines in the fleet: the plan's, or as many as the open-file limit
     /// allows.
     clients: usize,
-    /// Why the fleet is smaller than planned.
-    limited: Option<String>,
     /// All clients connected, from the first sign-in.
     first_connect: Duration,
     /// The most handshakes the server saw within one second.
@@ -91,8 +89,8 @@ struct Outage {
 
 /// Measures and returns every figure of [`figure_names`].
 pub async fn run(plan: &FleetPlan, devserver_bin: &Path) -> Vec<(String, Figure)> {
-    let outage = match measure(plan, devserver_bin).await {
-        Ok(o) => o,
+    let (outage, limited) = match measure(plan, devserver_bin).await {
+        Ok(measured) => measured,
         Err(e) => {
             return figure_names()
                 .into_iter()
@@ -108,7 +106,7 @@ pub async fn run(plan: &FleetPlan, devserver_bin: &Path) -> Vec<(String, Figure)
         outage.clients,
         plan.down.as_secs_f64()
     );
-    if let Some(why) = &outage.limited {
+    if let Some(why) = &limited {
         how.push_str(&format!("; {why}"));
     }
     let one = |unit: &'static str, v: f64| Figure::from_runs(unit, vec![v]);
@@ -169,7 +167,8 @@ pub async fn run(plan: &FleetPlan, devserver_bin: &Path) -> Vec<(String, Figure)
     ]
 }
 
-async fn measure(plan: &FleetPlan, devserver_bin: &Path) -> BenchResult<Outage> {
+/// The outage, and why the fleet is smaller than planned if it is.
+async fn measure(plan: &FleetPlan, devserver_bin: &Path) -> BenchResult<(Outage, Option<String>)> {
     let wanted = plan.clients as u64 * FILES_PER_CLIENT + FILES_RESERVED;
     let limit = raise_file_limit(wanted)?;
     let fit = usize::try_from(limit.saturating_sub(FILES_RESERVED) / FILES_PER_CLIENT)
@@ -213,7 +212,7 @@ async fn measure(plan: &FleetPlan, devserver_bin: &Path) -> BenchResult<Outage> 
     };
     result.map(|(o, mut server)| {
         let _ = server.start_kill();
-        Outage { limited, ..o }
+        (o, limited)
     })
 }
 
@@ -273,7 +272,6 @@ async fn outage(
     Ok((
         Outage {
             clients: plan.clients,
-            limited: None,
             first_connect,
             busiest_second: busiest_second(&samples),
             back_99: back_99.unwrap_or_default(),

@@ -16,6 +16,31 @@ use smarthunt_core::transport::TransportOptions;
 use crate::error::{BenchError, BenchResult};
 
 /// Runs `fut`, or fails with a timeout naming `what`.
+/// Starts this program again as the worker `args` name, with `env` set,
+/// its stdout piped to the caller (its answer) and its stderr shared; it is
+/// killed if dropped. `what` names it in errors.
+pub fn spawn_worker(
+    args: &[&str],
+    env: (&str, &str),
+    what: &str,
+) -> BenchResult<(tokio::process::Child, tokio::process::ChildStdout)> {
+    let exe = std::env::current_exe().map_err(BenchError::io("cannot find this program"))?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(args)
+        .env(env.0, env.1)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(BenchError::io(format!("cannot start the {what}")))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| BenchError::failed(format!("the {what}'s stdout is not piped")))?;
+    Ok((child, stdout))
+}
+
 pub async fn within<T>(
     limit: Duration,
     what: &str,

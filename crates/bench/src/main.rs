@@ -383,7 +383,7 @@ async fn run_section(
     }
 }
 
-/// The promises of issue 5, each judged on its figure's headline value.
+/// The promises of issues 5 and 14, each judged on its figure's headline value.
 fn add_targets(report: &mut Report) {
     report.target(
         "latency_p99_at_1000_per_s",

@@ -132,6 +132,50 @@ fn p95_figure(runs: Vec<f64>) -> Figure {
     Figure::from_runs("ms", runs).with_value(p95)
 }
 
+/// Each measured time of `items` in ms, or why there are none.
+fn ms_of<T, E: std::fmt::Display>(
+    items: &Result<Vec<T>, E>,
+    time: impl Fn(&T) -> Duration,
+) -> Result<Vec<f64>, String> {
+    match items {
+        Ok(items) => Ok(items.iter().map(|x| ms(time(x))).collect()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `{prefix}p50_ms` and `{prefix}p95_ms` of `runs`, each noted as of
+/// `runs.len()` `of` (the median's note followed by `more`).
+fn add_quantiles(
+    add: &mut impl FnMut(&str, Figure),
+    prefix: &str,
+    runs: Result<Vec<f64>, String>,
+    of: &str,
+    more: &str,
+) {
+    match runs {
+        Ok(runs) => {
+            let n = runs.len();
+            add(
+                &format!("{prefix}p50_ms"),
+                Figure::from_runs("ms", runs.clone())
+                    .with_note(format!("median of {n} {of}{more}")),
+            );
+            add(
+                &format!("{prefix}p95_ms"),
+                p95_figure(runs).with_note(format!("95th percentile (interpolated) of {n} {of}")),
+            );
+        }
+        Err(e) => {
+            for q in ["p50_ms", "p95_ms"] {
+                add(
+                    &format!("{prefix}{q}"),
+                    Figure::not_measured("ms", e.clone()),
+                );
+            }
+        }
+    }
+}
+
 fn figures(plan: &WindowOpenPlan, m: Measured) -> Vec<(String, Figure)> {
     let mut out = Vec::new();
     let mut add = |name: &str, figure: Figure| out.push((format!("window_open.{name}"), figure));
@@ -155,16 +199,16 @@ fn figures(plan: &WindowOpenPlan, m: Measured) -> Vec<(String, Figure)> {
             Err(e) => Figure::not_measured("rows", e.to_string()),
         },
     );
-    match &m.opens {
-        Ok(opens) => {
-            let runs: Vec<f64> = opens.iter().map(|o| ms(o.painted)).collect();
-            let what = "a second `smarthunt-tray` launched (as the launcher's click does; \
-                        it hands over to the running tray app, which starts smarthunt-window) \
-                        until the tray app logs the window's \"first page painted\" (sent by \
-                        the page two animation frames after the frame that rendered the \
-                        first page of the list), by that line's timestamp";
-            let breakdown = format!(
-                "medians from the launch: second launch handed over and exited {}, \
+    let opens_what = "a second `smarthunt-tray` launched (as the launcher's click does; \
+                      it hands over to the running tray app, which starts smarthunt-window) \
+                      until the tray app logs the window's \"first page painted\" (sent by \
+                      the page two animation frames after the frame that rendered the \
+                      first page of the list), by that line's timestamp";
+    let breakdown = m.opens.as_ref().map_or_else(
+        |_| String::new(),
+        |opens| {
+            format!(
+                "; medians from the launch: second launch handed over and exited {}, \
                  window process seen {}, WebKit web process seen {}, first page painted {} \
                  (processes looked for every {} ms)",
                 median_ms(opens.iter().map(|o| o.handed_over)),
@@ -172,52 +216,27 @@ fn figures(plan: &WindowOpenPlan, m: Measured) -> Vec<(String, Figure)> {
                 median_ms(opens.iter().filter_map(|o| o.web_process)),
                 median_ms(opens.iter().map(|o| o.painted)),
                 POLL.as_millis()
-            );
-            add(
-                "p50_ms",
-                Figure::from_runs("ms", runs.clone()).with_note(format!(
-                    "median of {} opens: {what}; {breakdown}",
-                    runs.len()
-                )),
-            );
-            add(
-                "p95_ms",
-                p95_figure(runs.clone()).with_note(format!(
-                    "95th percentile (interpolated) of {} opens: {what}",
-                    runs.len()
-                )),
-            );
-        }
-        Err(e) => {
-            add("p50_ms", Figure::not_measured("ms", e.to_string()));
-            add("p95_ms", Figure::not_measured("ms", e.to_string()));
-        }
-    }
-    match &m.floors {
-        Ok(floors) => {
-            let runs: Vec<f64> = floors.iter().map(|f| ms(f.painted)).collect();
-            let what = "the floor: `empty_window` (a Tauri window with SmartHunt's config, \
-                        size and asset protocol and an empty page; no tray app, socket or \
-                        query) launched until it prints \"painted\", sent by its page two \
-                        animation frames after loading, as the real page does";
-            add(
-                "floor_p50_ms",
-                Figure::from_runs("ms", runs.clone())
-                    .with_note(format!("median of {} starts of {what}", runs.len())),
-            );
-            add(
-                "floor_p95_ms",
-                p95_figure(runs.clone()).with_note(format!(
-                    "95th percentile (interpolated) of {} starts of {what}",
-                    runs.len()
-                )),
-            );
-        }
-        Err(e) => {
-            add("floor_p50_ms", Figure::not_measured("ms", e.to_string()));
-            add("floor_p95_ms", Figure::not_measured("ms", e.to_string()));
-        }
-    }
+            )
+        },
+    );
+    add_quantiles(
+        &mut add,
+        "",
+        ms_of(&m.opens, |o| o.painted),
+        &format!("opens: {opens_what}"),
+        &breakdown,
+    );
+    let floor_what = "the floor: `empty_window` (a Tauri window with SmartHunt's config, \
+                      size and asset protocol and an empty page; no tray app, socket or \
+                      query) launched until it prints \"painted\", sent by its page two \
+                      animation frames after loading, as the real page does";
+    add_quantiles(
+        &mut add,
+        "floor_",
+        ms_of(&m.floors, |f| f.painted),
+        &format!("starts of {floor_what}"),
+        "",
+    );
     let mb = |kb: u64| kb as f64 / 1024.0;
     let floor_median = |f: fn(&Floor) -> u64| match &m.floors {
         Ok(floors) => {
