@@ -50,15 +50,15 @@ const root = /** @type {HTMLElement} */ (document.getElementById('app'));
 
 let frame = 0;
 let firstPageShown = false;
-let drawn = false;
-let waited = false;
+let viewsAttached = false;
+let firstScreenWaitOver = false;
 function render() {
   frame = 0;
   const s = store.get();
-  if (!drawn) {
+  if (!viewsAttached) {
     // The first frame of the views is the first screen, with its data.
-    if (!waited && !firstScreenReady(s)) return;
-    drawn = true;
+    if (!firstScreenWaitOver && !firstScreenReady(s)) return;
+    viewsAttached = true;
     root.replaceChildren(
       parts.header.el,
       parts.banner.el,
@@ -81,8 +81,10 @@ store.subscribe(() => {
 });
 render();
 setTimeout(() => {
-  waited = true;
-  if (!drawn) render();
+  firstScreenWaitOver = true;
+  if (viewsAttached) return;
+  if (frame) cancelAnimationFrame(frame);
+  render();
 }, FIRST_SCREEN_WAIT_MS);
 
 let lastSlowTick = Date.now();
@@ -98,4 +100,3 @@ setInterval(() => {
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') void actions.windowShown();
 });
-

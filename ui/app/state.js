@@ -120,9 +120,8 @@ export function initialState(now = Date.now()) {
 /**
  * Whether the window's first screen has what it shows: the core's status
  * (or why it cannot be had) and, on the list, its first page (or why
- * not). Drawn before, the window paints a frame of empty views that is
- * replaced at once, and each of those frames costs as much as the one
- * that counts.
+ * not). Drawn before, the window lays out and paints a frame of empty
+ * views that is replaced at once.
  * @param {AppState} s
  */
 export function firstScreenReady(s) {
