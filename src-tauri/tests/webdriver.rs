@@ -384,6 +384,25 @@ impl Drop for Window {
     }
 }
 
+/// The wait until the next try that the status bar shows, in seconds
+/// ("retrying in 1 min 5 s"); none while it shows no countdown.
+fn shown_wait_s(w: &Window) -> Option<u64> {
+    let shown =
+        w.script("return document.querySelector('footer .status-countdown')?.textContent ?? '';");
+    let wait = shown.as_str()?.split("retrying in ").nth(1)?;
+    let words: Vec<&str> = wait.split_whitespace().collect();
+    let mut seconds = 0;
+    for pair in words.chunks(2) {
+        let Ok(n) = pair[0].parse::<u64>() else { break };
+        match pair.get(1).copied() {
+            Some("s") => seconds += n,
+            Some("min") => seconds += 60 * n,
+            _ => break,
+        }
+    }
+    Some(seconds)
+}
+
 fn row_titles(w: &Window) -> Vec<String> {
     w.css("article.note .note-title")
         .iter()
@@ -561,12 +580,19 @@ fn retry_now_connects_without_waiting_for_the_next_try() {
             .as_millis() as i64
     };
     // Far enough that connecting before it is the button's doing, not the
-    // schedule's (a try waits at least the 2 s between handshakes).
+    // schedule's (a try waits at least the 2 s between handshakes). And
+    // the window shows that wait too, as a user sees it before clicking:
+    // the core's status reaches the window a little later, and a click
+    // while the window still showed an earlier, shorter wait could land
+    // as that wait ended and the button hid for the try (the core is
+    // then in the wait the window shows, so 5 s shown is 5 s in the core).
     let mut retry_at = 0;
-    wait_until_long("the next try 10 s away or more", || {
+    wait_until_long("the next try 10 s away or more, shown", || {
         let c = tray.ipc_call("get_status", json!({}))["connection"].clone();
         retry_at = c["retry_at_ms"].as_i64().unwrap_or(0);
-        c["state"] == "reconnecting" && retry_at - now_ms() >= 10_000
+        c["state"] == "reconnecting"
+            && retry_at - now_ms() >= 10_000
+            && shown_wait_s(&w).is_some_and(|s| s >= 5)
     });
     server.control("reject_handshakes", json!({"status": null}));
     w.click_button("Retry now");

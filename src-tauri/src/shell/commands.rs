@@ -53,6 +53,7 @@ pub async fn dispatch(app: &App, call: Call) -> Result<Value> {
         ),
         Call::Pause { pause } => reply(engine.pause(pause).await?),
         Call::RetryNow {} => {
+            tracing::info!("retry now: asked from the window");
             engine.nudge();
             reply(())
         }
