@@ -199,16 +199,21 @@ CREATE TABLE IF NOT EXISTS unread_counts (
     user_id INTEGER PRIMARY KEY,
     n INTEGER NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS unread_counts_on_insert AFTER INSERT ON notifications
+-- Made again at every open: a file keeps the triggers it was written with.
+DROP TRIGGER IF EXISTS unread_counts_of_new_user;
+DROP TRIGGER IF EXISTS unread_counts_on_insert;
+DROP TRIGGER IF EXISTS unread_counts_on_delete;
+DROP TRIGGER IF EXISTS unread_counts_on_update;
+CREATE TRIGGER unread_counts_on_insert AFTER INSERT ON notifications
 WHEN NEW.is_read = 0 BEGIN
     INSERT INTO unread_counts (user_id, n) VALUES (NEW.user_id, 1)
     ON CONFLICT (user_id) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER IF NOT EXISTS unread_counts_on_delete AFTER DELETE ON notifications
+CREATE TRIGGER unread_counts_on_delete AFTER DELETE ON notifications
 WHEN OLD.is_read = 0 BEGIN
     UPDATE unread_counts SET n = n - 1 WHERE user_id = OLD.user_id;
 END;
-CREATE TRIGGER IF NOT EXISTS unread_counts_on_update AFTER UPDATE OF is_read, user_id ON notifications
+CREATE TRIGGER unread_counts_on_update AFTER UPDATE OF is_read, user_id ON notifications
 WHEN OLD.is_read = 0 OR NEW.is_read = 0 BEGIN
     UPDATE unread_counts SET n = n - 1 WHERE user_id = OLD.user_id AND OLD.is_read = 0;
     INSERT INTO unread_counts (user_id, n) SELECT NEW.user_id, 1 WHERE NEW.is_read = 0
@@ -912,6 +917,15 @@ mod tests {
             // Counts lost (a file written before they were kept) are made
             // again from the rows at the next open.
             c.execute("UPDATE unread_counts SET n = 99", [])?;
+            // And the triggers of a file written by an older dev server
+            // (these counted only users with a row) are made again.
+            c.execute_batch(
+                "DROP TRIGGER unread_counts_on_insert;
+                 CREATE TRIGGER unread_counts_on_insert AFTER INSERT ON notifications
+                 WHEN NEW.is_read = 0 BEGIN
+                     UPDATE unread_counts SET n = n + 1 WHERE user_id = NEW.user_id;
+                 END;",
+            )?;
             Ok(())
         })
         .await
@@ -922,6 +936,12 @@ mod tests {
             assert_eq!(counts(c, SEED_USERS[0].0), (1, 1));
             assert_eq!(counts(c, SEED_USERS[1].0), (0, 0));
             assert_eq!(counts(c, 99), (1, 1));
+            notify(c, SEED_USERS[1].0);
+            assert_eq!(
+                counts(c, SEED_USERS[1].0),
+                (1, 1),
+                "counted by today's trigger"
+            );
             reset(c)?;
             assert_eq!(counts(c, SEED_USERS[0].0), (0, 0));
             assert_eq!(counts(c, 99), (0, 0));
