@@ -211,22 +211,24 @@ mod tests {
         let path = dir.path().join("store.db");
         let wal_path = path.with_extension("db-wal");
         let mut store = Store::open(&path).unwrap();
-        // A notification a millisecond for 3 s, each in its own commit, as
-        // the engine stores them at 1,000 a second: about 27,000 WAL pages
-        // (108 MB) if the WAL never started over.
+        // A notification a millisecond for 4 s, each in its own commit, as
+        // the engine stores them at 1,000 a second: about 36,000 WAL pages
+        // (140 MB) if the WAL never started over.
         let mut largest = 0;
-        for i in 1..=3_000 {
+        for i in 1..=4_000 {
             let n = incoming(Some(i), &format!("Booking {i}"), "Flat 2");
             store.insert_notification(&n, 1_000, 10_000).unwrap();
             largest = largest.max(size(&wal_path));
             std::thread::sleep(Duration::from_millis(1));
         }
+        // Bounded, as for the bulk import below: a slow disk may let it
+        // pass the RESTART's 16 MB before a round catches up.
         assert!(
-            largest < 2 * super::RESTART_PAGES as u64 * 4096,
+            largest < 64 * 1024 * 1024,
             "the WAL grew to {} MB",
             largest / (1024 * 1024)
         );
-        assert_eq!(store.unread_count().unwrap(), 3_000);
+        assert_eq!(store.unread_count().unwrap(), 4_000);
     }
 
     #[test]
