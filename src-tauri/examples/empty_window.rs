@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use tauri::ipc::InvokeBody;
 use tauri::utils::assets::{AssetKey, AssetsIter, CspHash};
-use tauri::{Assets, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tauri::{Assets, Runtime};
 
 /// An empty page loading one module, as `ui/app/index.html` does.
 const PAGE: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -72,12 +72,7 @@ fn main() -> ExitCode {
         })
         .setup(|app| {
             // As smarthunt-window opens its window.
-            let window =
-                WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
-                    .title("SmartHunt")
-                    .inner_size(420.0, 640.0)
-                    .min_inner_size(340.0, 420.0)
-                    .build()?;
+            let window = smarthunt_tray::window_builder(app, "main").build()?;
             let _ = window.set_focus();
             Ok(())
         })

@@ -51,6 +51,20 @@ pub fn data_dir() -> PathBuf {
         .join("smarthunt-desktop")
 }
 
+/// The window as `smarthunt-window` opens it: its page, title and size
+/// (the window-open benchmark's floor, `examples/empty_window.rs`, opens
+/// the same with an empty page). Generic, so a binary that opens no window
+/// (the tray app) holds none of it.
+pub fn window_builder<'a, R: tauri::Runtime, M: tauri::Manager<R>>(
+    app: &'a M,
+    label: &str,
+) -> tauri::WebviewWindowBuilder<'a, R, M> {
+    tauri::WebviewWindowBuilder::new(app, label, tauri::WebviewUrl::App("index.html".into()))
+        .title("SmartHunt")
+        .inner_size(420.0, 640.0)
+        .min_inner_size(340.0, 420.0)
+}
+
 /// The one tokio runtime of a process. Two workers: the app is mostly
 /// idle, and the machine may be small.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use smarthunt_tray::calls::{Call, ErrorCode};
 use smarthunt_tray::ipc::{self, ToTray, ToWindow, WireError, WireReader};
 use tauri::ipc::{Invoke, InvokeBody};
-use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri::{AppHandle, Emitter, Manager};
 use tokio::sync::{mpsc, oneshot};
 
 const MAIN: &str = "main";
@@ -133,11 +133,7 @@ fn listener_is_ours(stream: &tokio::net::UnixStream, from_tray: bool) -> Result<
 }
 
 fn open(app: &AppHandle) -> tauri::Result<()> {
-    let window = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
-        .title("SmartHunt")
-        .inner_size(420.0, 640.0)
-        .min_inner_size(340.0, 420.0)
-        .build()?;
+    let window = smarthunt_tray::window_builder(app, MAIN).build()?;
     let _ = window.set_focus();
     Ok(())
 }
