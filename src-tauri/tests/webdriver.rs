@@ -397,6 +397,7 @@ fn shown_wait_s(w: &Window) -> Option<u64> {
         match pair.get(1).copied() {
             Some("s") => seconds += n,
             Some("min") => seconds += 60 * n,
+            Some("h") => seconds += 3600 * n,
             _ => break,
         }
     }

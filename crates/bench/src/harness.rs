@@ -15,7 +15,6 @@ use smarthunt_core::transport::TransportOptions;
 
 use crate::error::{BenchError, BenchResult};
 
-/// Runs `fut`, or fails with a timeout naming `what`.
 /// Starts this program again as the worker `args` name, with `env` set,
 /// its stdout piped to the caller (its answer) and its stderr shared; it is
 /// killed if dropped. `what` names it in errors.
@@ -41,6 +40,7 @@ pub fn spawn_worker(
     Ok((child, stdout))
 }
 
+/// Runs `fut`, or fails with a timeout naming `what`.
 pub async fn within<T>(
     limit: Duration,
     what: &str,
