@@ -584,9 +584,9 @@ fn retry_now_connects_without_waiting_for_the_next_try() {
     // schedule's (a try waits at least the 2 s between handshakes). And
     // the window shows that wait too, as a user sees it before clicking:
     // the core's status reaches the window a little later, and a click
-    // while the window still showed an earlier, shorter wait could land
-    // as that wait ended and the button hid for the try (the core is
-    // then in the wait the window shows, so 5 s shown is 5 s in the core).
+    // while the window still showed the end of an earlier wait landed as
+    // the window redrew for the new one (seen once in about 100 runs: the
+    // app never heard of the click). 5 s shown is the core's current wait.
     let mut retry_at = 0;
     wait_until_long("the next try 10 s away or more, shown", || {
         let c = tray.ipc_call("get_status", json!({}))["connection"].clone();

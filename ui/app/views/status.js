@@ -50,13 +50,16 @@ export function createStatusBar({ actions, timeOptions = {} }) {
     on: { click: () => actions.showView('settings') },
   }, icon('pause', 'icon chip-icon'), h('span', {}));
   const outbox = h('span', { class: 'status-chip status-outbox', hidden: true }, icon('clock', 'icon chip-icon'), h('span', {}));
-  // Offline, the user need not wait for the next try.
+  // Offline, the user need not wait for the next try. Placed before the
+  // countdown, whose text changes width at every try ("retrying now…",
+  // then "retrying in 15 s (attempt 5)"): after it, the button moved
+  // under a click that came as a try ended, and the click was lost.
   const retry = h('button', {
     type: 'button', class: 'btn btn-secondary btn-small status-retry', hidden: true,
     on: { click: () => actions.retryNow() },
   }, 'Retry now');
   const el = h('footer', { class: 'statusbar', 'aria-label': 'Connection status' },
-    h('div', { class: 'status-main' }, dot, label, countdown, retry),
+    h('div', { class: 'status-main' }, dot, label, retry, countdown),
     detail,
     h('div', { class: 'status-chips' }, paused, outbox));
 
