@@ -351,8 +351,8 @@ impl App {
             .await
     }
 
-    /// Stores `count` notifications in one transaction, then pushes each.
-    /// Returns the first and last id (None when `count` is 0).
+    /// Stores `count` notifications a chunk at a time (one transaction and
+    /// one statement each), pushing each chunk once it is stored. Returns the first and last id (None when `count` is 0).
     pub async fn flood(
         &self,
         user_id: i64,
@@ -380,19 +380,8 @@ impl App {
                 while from <= count {
                     let to = (from + FLOOD_CHUNK - 1).min(count);
                     let tx = c.transaction()?;
-                    let mut rows = Vec::with_capacity(usize::try_from(to - from + 1).unwrap_or(0));
-                    for i in from..=to {
-                        let data = json!({ "flood_index": i, "flood_count": count });
-                        rows.push(db::insert_notification(
-                            &tx,
-                            user_id,
-                            &format!("Notification {i} of {count}"),
-                            &format!("Flood notification number {i}."),
-                            &notification_type,
-                            &data,
-                            now,
-                        )?);
-                    }
+                    let rows =
+                        db::insert_flood(&tx, user_id, (from, to, count), &notification_type, now)?;
                     let unread = db::unread_count(&tx, user_id)?;
                     tx.commit()?;
                     let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);

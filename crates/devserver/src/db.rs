@@ -484,6 +484,37 @@ pub fn insert_notification(
     })
 }
 
+/// Stores notifications `from..=to` of a flood of `count`, unread, in one
+/// statement, and returns them by id. One statement rather than one per
+/// row: each statement that fires the unread-count trigger copies every
+/// page it touches into a statement journal first, and that copy was most
+/// of a flood's time in SQLite.
+pub fn insert_flood(
+    conn: &Connection,
+    user_id: i64,
+    (from, to, count): (u64, u64, u64),
+    notification_type: &str,
+    created_us: i64,
+) -> Result<Vec<Notification>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "WITH RECURSIVE i(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM i WHERE n < ?2)
+         INSERT INTO notifications (user_id, title, body, notification_type, data, is_read, created_us)
+         SELECT ?3, 'Notification ' || n || ' of ' || ?4, 'Flood notification number ' || n || '.',
+                ?5, json_object('flood_index', n, 'flood_count', ?4), 0, ?6
+         FROM i
+         RETURNING {NOTIFICATION_COLS}"
+    ))?;
+    let mut rows = stmt
+        .query_map(
+            params![from, to, user_id, count, notification_type, created_us],
+            notification_from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    // RETURNING gives no promise of order.
+    rows.sort_unstable_by_key(|n| n.id);
+    Ok(rows)
+}
+
 /// Unread notifications of a user.
 pub fn unread_count(conn: &Connection, user_id: i64) -> Result<i64, rusqlite::Error> {
     conn.prepare_cached("SELECT n FROM unread_counts WHERE user_id = ?1")?

@@ -3,6 +3,7 @@
 //! timestamps.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::db::{Booking, Message, Notification};
@@ -43,7 +44,16 @@ pub fn connection_established(user_id: i64, username: &str) -> String {
 
 /// `unread_count`.
 pub fn unread_count(count: i64) -> String {
-    json!({ "type": "unread_count", "count": count }).to_string()
+    #[derive(Serialize)]
+    struct Frame {
+        #[serde(rename = "type")]
+        frame_type: &'static str,
+        count: i64,
+    }
+    text(&Frame {
+        frame_type: "unread_count",
+        count,
+    })
 }
 
 /// `pong` (the JSON message, not the protocol frame).
@@ -68,17 +78,36 @@ pub fn error(message: &str) -> String {
 }
 
 /// A stored notification as a frame: `notification` (documented) or `notify` (legacy).
+///
+/// Written from borrowed fields rather than built as a `json!` tree (which
+/// copies every string into a map first): a flood pushes 100,000 of these.
 pub fn notification_frame(frame_type: &str, n: &Notification) -> String {
-    json!({
-        "type": frame_type,
-        "title": n.title,
-        "body": n.body,
-        "notification_type": n.notification_type,
-        "data": n.data,
-        "notification_id": n.id,
-        "timestamp": iso_offset(n.created_us),
+    #[derive(Serialize)]
+    struct Frame<'a> {
+        #[serde(rename = "type")]
+        frame_type: &'a str,
+        title: &'a str,
+        body: &'a str,
+        notification_type: &'a str,
+        data: &'a Value,
+        notification_id: i64,
+        timestamp: String,
+    }
+    text(&Frame {
+        frame_type,
+        title: &n.title,
+        body: &n.body,
+        notification_type: &n.notification_type,
+        data: &n.data,
+        notification_id: n.id,
+        timestamp: iso_offset(n.created_us),
     })
-    .to_string()
+}
+
+/// `frame` as JSON text. Strings, numbers and `Value`s always serialise (a
+/// `Value` map's keys are strings), so the empty fallback is never taken.
+fn text(frame: &impl Serialize) -> String {
+    serde_json::to_string(frame).unwrap_or_default()
 }
 
 /// `chat_message` for a stored message.
