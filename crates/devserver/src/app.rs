@@ -381,7 +381,7 @@ impl App {
                     let to = (from + FLOOD_CHUNK - 1).min(count);
                     let tx = c.transaction()?;
                     let rows =
-                        db::insert_flood(&tx, user_id, (from, to, count), &notification_type, now)?;
+                        db::insert_flood(&tx, user_id, from..=to, count, &notification_type, now)?;
                     let unread = db::unread_count(&tx, user_id)?;
                     tx.commit()?;
                     let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);

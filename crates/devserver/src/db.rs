@@ -4,6 +4,7 @@
 //! Queries are plain functions on a [`Connection`]; [`Db::call`] runs them on
 //! the blocking pool behind a mutex.
 
+use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -484,7 +485,7 @@ pub fn insert_notification(
     })
 }
 
-/// Stores notifications `from..=to` of a flood of `count`, unread, in one
+/// Stores notifications `numbers` of a flood of `count`, unread, in one
 /// statement, and returns them by id. One statement rather than one per
 /// row: each statement that fires the unread-count trigger copies every
 /// page it touches into a statement journal first, and that copy was most
@@ -492,7 +493,8 @@ pub fn insert_notification(
 pub fn insert_flood(
     conn: &Connection,
     user_id: i64,
-    (from, to, count): (u64, u64, u64),
+    numbers: RangeInclusive<u64>,
+    count: u64,
     notification_type: &str,
     created_us: i64,
 ) -> Result<Vec<Notification>, rusqlite::Error> {
@@ -506,7 +508,14 @@ pub fn insert_flood(
     ))?;
     let mut rows = stmt
         .query_map(
-            params![from, to, user_id, count, notification_type, created_us],
+            params![
+                numbers.start(),
+                numbers.end(),
+                user_id,
+                count,
+                notification_type,
+                created_us
+            ],
             notification_from_row,
         )?
         .collect::<Result<Vec<_>, _>>()?;
