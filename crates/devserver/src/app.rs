@@ -352,7 +352,8 @@ impl App {
     }
 
     /// Stores `count` notifications a chunk at a time (one transaction and
-    /// one statement each), pushing each chunk once it is stored. Returns the first and last id (None when `count` is 0).
+    /// one statement each), pushing each chunk once it is stored. Returns
+    /// the first and last id (None when `count` is 0).
     pub async fn flood(
         &self,
         user_id: i64,

@@ -486,10 +486,10 @@ pub fn insert_notification(
 }
 
 /// Stores notifications `numbers` of a flood of `count`, unread, in one
-/// statement, and returns them by id. One statement rather than one per
-/// row: each statement that fires the unread-count trigger copies every
-/// page it touches into a statement journal first, and that copy was most
-/// of a flood's time in SQLite.
+/// statement, and returns them in id order (none for an empty range). One
+/// statement rather than one per row: each statement that fires the
+/// unread-count trigger copies every page it writes into a statement
+/// journal first, and that copy was most of a flood's time in SQLite.
 pub fn insert_flood(
     conn: &Connection,
     user_id: i64,
@@ -498,6 +498,10 @@ pub fn insert_flood(
     notification_type: &str,
     created_us: i64,
 ) -> Result<Vec<Notification>, rusqlite::Error> {
+    // The recursion's first row has no condition: it would be stored.
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut stmt = conn.prepare_cached(&format!(
         "WITH RECURSIVE i(n) AS (SELECT ?1 UNION ALL SELECT n + 1 FROM i WHERE n < ?2)
          INSERT INTO notifications (user_id, title, body, notification_type, data, is_read, created_us)
@@ -913,6 +917,54 @@ mod tests {
         insert_notification(conn, user_id, "t", "b", "general", &Value::Null, 1)
             .unwrap()
             .id
+    }
+
+    #[tokio::test]
+    async fn a_flood_chunk_is_stored_numbered_in_order_and_counted() {
+        let db = Db::open(None).await.unwrap();
+        db.call(|c| {
+            let tenant = SEED_USERS[1].0;
+            #[allow(clippy::reversed_empty_ranges)] // empty on purpose
+            let none = insert_flood(c, tenant, 5..=4, 10, "general", 7)?;
+            assert!(none.is_empty(), "an empty range stores nothing");
+            assert_eq!(counts(c, tenant), (0, 0));
+            let stored = insert_flood(c, tenant, 3..=5, 10, "booking", 7)?;
+            assert_eq!(counts(c, tenant), (3, 3));
+            let first = stored[0].id;
+            for (i, (n, number)) in stored.iter().zip(3..).enumerate() {
+                assert_eq!(n.id, first + i64::try_from(i).unwrap(), "in id order");
+                assert_eq!(
+                    (n.user_id, n.title.as_str(), n.body.as_str()),
+                    (
+                        tenant,
+                        format!("Notification {number} of 10").as_str(),
+                        format!("Flood notification number {number}.").as_str()
+                    )
+                );
+                assert_eq!(
+                    n.data,
+                    serde_json::json!({ "flood_index": number, "flood_count": 10 })
+                );
+                assert_eq!(
+                    (n.notification_type.as_str(), n.is_read, n.created_us),
+                    ("booking", false, 7)
+                );
+            }
+            // What was returned is what was stored.
+            let listed = list_notifications(c, tenant, &NotificationFilter::default(), 10, 0)?;
+            let ids = |ns: &[Notification]| -> Vec<(i64, String, Value)> {
+                ns.iter()
+                    .map(|n| (n.id, n.title.clone(), n.data.clone()))
+                    .collect()
+            };
+            assert_eq!(
+                ids(&listed).into_iter().rev().collect::<Vec<_>>(),
+                ids(&stored)
+            );
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 
     #[tokio::test]

@@ -104,10 +104,12 @@ pub fn notification_frame(frame_type: &str, n: &Notification) -> String {
     })
 }
 
-/// `frame` as JSON text. Strings, numbers and `Value`s always serialise (a
-/// `Value` map's keys are strings), so the empty fallback is never taken.
+/// `frame` as JSON text.
 fn text(frame: &impl Serialize) -> String {
-    serde_json::to_string(frame).unwrap_or_default()
+    // Frames hold strings, integers and `Value`s, whose map keys are
+    // strings: serde_json fails on none of them (as `Value::to_string`,
+    // used for the other frames, relies on too).
+    serde_json::to_string(frame).expect("strings, integers and Values always serialise")
 }
 
 /// `chat_message` for a stored message.
