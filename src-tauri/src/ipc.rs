@@ -29,6 +29,8 @@ use crate::calls::Call;
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite, LinesCodec, LinesCodecError};
 
+pub use smarthunt_core::protocol::encoded_len;
+
 /// Longest line the tray reads: a command and its arguments (a chat message
 /// is at most 5,000 characters).
 pub const MAX_CALL_LINE: usize = 1 << 20;
@@ -172,25 +174,6 @@ pub async fn connect_within(socket: &Path, limit: Duration) -> std::io::Result<U
     }
 }
 
-/// The length of `v` as JSON, counted without building the text.
-pub fn encoded_len(v: &impl Serialize) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    match serde_json::to_writer(&mut count, v) {
-        Ok(()) => count.0,
-        Err(_) => usize::MAX,
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     #[error("the other process closed the connection")]
@@ -315,12 +298,6 @@ mod tests {
             },
             "a call without arguments"
         );
-    }
-
-    #[test]
-    fn encoded_len_counts_the_json_text() {
-        let v = json!({"a": [1, 2, "x\"y"]});
-        assert_eq!(encoded_len(&v), serde_json::to_string(&v).unwrap().len());
     }
 
     #[tokio::test]

@@ -127,7 +127,7 @@ pub struct NotificationContext {
 
 impl NotificationContext {
     pub fn of(data: &Map<String, Value>) -> Self {
-        let id = |key| id_field(data, key);
+        let id = |key| data.get(key).and_then(id_value);
         let text = |key: &str| {
             data.get(key)
                 .and_then(Value::as_str)
@@ -257,103 +257,216 @@ pub enum DecodeError {
 /// Decodes one text frame. Unknown types and missing required fields are an
 /// error to log and skip; odd optional fields are defaulted.
 pub fn decode_server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
-    let value: Value = serde_json::from_str(text).map_err(|_| DecodeError::NotAnObject)?;
-    let Value::Object(obj) = value else {
-        return Err(DecodeError::NotAnObject);
+    let mut f: Fields = serde_json::from_str(text).map_err(|_| DecodeError::NotAnObject)?;
+    let ty = match f.take(Field::Type) {
+        Some(Value::String(ty)) => ty,
+        _ => return Err(DecodeError::MissingType),
     };
-    let ty = obj
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or(DecodeError::MissingType)?;
-    let frame = match ty {
+    let frame = match ty.as_str() {
         "connection_established" => ServerFrame::ConnectionEstablished {
-            user_id: id_field(&obj, "user_id"),
-            username: string_field(&obj, "username"),
+            user_id: f.id(Field::UserId),
+            username: f.short_text(Field::Username),
         },
         "notification" | "notify" => ServerFrame::Notification {
-            notification: notification_from_object(&obj, "notification_id")?,
+            notification: notification_from_fields(&mut f, Field::NotificationId)?,
             legacy: ty == "notify",
         },
         "chat_message" => ServerFrame::ChatMessage(ChatMessage {
-            id: id_field(&obj, "message_id"),
-            sender_id: id_field(&obj, "sender_id").ok_or(DecodeError::MissingField {
+            id: f.id(Field::MessageId),
+            sender_id: f.id(Field::SenderId).ok_or(DecodeError::MissingField {
                 frame: "chat_message",
                 field: "sender_id",
             })?,
-            recipient_id: id_field(&obj, "recipient_id").ok_or(DecodeError::MissingField {
+            recipient_id: f.id(Field::RecipientId).ok_or(DecodeError::MissingField {
                 frame: "chat_message",
                 field: "recipient_id",
             })?,
-            sender_name: string_field(&obj, "sender_name"),
-            content: text_field(&obj, "content", MAX_CHAT_CHARS).unwrap_or_default(),
-            sent_at: time_field(&obj, "timestamp"),
-            property_id: id_field(&obj, "property_id"),
+            sender_name: f.short_text(Field::SenderName),
+            content: f.text(Field::Content, MAX_CHAT_CHARS).unwrap_or_default(),
+            sent_at: f.time(Field::Timestamp),
+            property_id: f.id(Field::PropertyId),
             is_read: None,
         }),
         "booking_update" => ServerFrame::BookingUpdate(BookingUpdate {
-            booking_id: id_field(&obj, "booking_id"),
-            action: string_field(&obj, "action").unwrap_or_default(),
-            status: string_field(&obj, "status").unwrap_or_default(),
-            property_id: id_field(&obj, "property_id"),
-            property_title: string_field(&obj, "property_title"),
-            tenant_id: id_field(&obj, "tenant_id"),
-            landlord_id: id_field(&obj, "landlord_id"),
-            at: time_field(&obj, "timestamp"),
+            booking_id: f.id(Field::BookingId),
+            action: f.short_text(Field::Action).unwrap_or_default(),
+            status: f.short_text(Field::Status).unwrap_or_default(),
+            property_id: f.id(Field::PropertyId),
+            property_title: f.short_text(Field::PropertyTitle),
+            tenant_id: f.id(Field::TenantId),
+            landlord_id: f.id(Field::LandlordId),
+            at: f.time(Field::Timestamp),
         }),
-        "unread_count" => ServerFrame::UnreadCount(count_field(&obj, "count").ok_or(
-            DecodeError::MissingField {
+        "unread_count" => {
+            ServerFrame::UnreadCount(f.count(Field::Count).ok_or(DecodeError::MissingField {
                 frame: "unread_count",
                 field: "count",
-            },
-        )?),
+            })?)
+        }
         "pong" => ServerFrame::Pong,
         "mark_read_response" => ServerFrame::MarkReadResponse {
-            notification_id: id_field(&obj, "notification_id"),
-            success: obj.get("success").and_then(Value::as_bool).unwrap_or(false),
+            notification_id: f.id(Field::NotificationId),
+            success: f.bool(Field::Success).unwrap_or(false),
         },
         "mark_all_read_response" => ServerFrame::MarkAllReadResponse {
-            marked_count: count_field(&obj, "marked_count").unwrap_or(0),
+            marked_count: f.count(Field::MarkedCount).unwrap_or(0),
         },
         "error" => ServerFrame::Error {
-            message: text_field(&obj, "message", MAX_BODY_CHARS).unwrap_or_default(),
+            message: f.text(Field::Message, MAX_BODY_CHARS).unwrap_or_default(),
         },
         other => return Err(DecodeError::UnknownType(truncate(other, 64))),
     };
     Ok(frame)
 }
 
-/// Builds a notification from a frame or a REST object. `id_key` is
-/// `notification_id` for frames and `id` for REST.
-fn notification_from_object(
-    obj: &Map<String, Value>,
-    id_key: &str,
+/// The fields any frame or REST object of ours may carry, by name on the
+/// wire; anything else is `Other`, skipped unread.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Type,
+    Id,
+    UserId,
+    Username,
+    NotificationId,
+    Title,
+    Body,
+    NotificationType,
+    Data,
+    Timestamp,
+    CreatedAt,
+    IsRead,
+    MessageId,
+    SenderId,
+    RecipientId,
+    Sender,
+    Receiver,
+    Property,
+    SenderName,
+    Content,
+    PropertyId,
+    BookingId,
+    Action,
+    Status,
+    PropertyTitle,
+    TenantId,
+    LandlordId,
+    Count,
+    Success,
+    MarkedCount,
+    Message,
+    #[serde(other)]
+    Other,
+}
+
+/// A frame's or REST object's known fields, read straight from the text:
+/// a flood decodes 200,000 frames, and a `Map` of every field (each key an
+/// allocation, each value copied out again) was most of that work. A field
+/// given twice keeps its last value, as a `Map` would.
+struct Fields([Option<Value>; Field::Other as usize]);
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut fields = Fields(std::array::from_fn(|_| None));
+                while let Some(key) = map.next_key::<Field>()? {
+                    match key {
+                        Field::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                        known => fields.0[known as usize] = Some(map.next_value()?),
+                    }
+                }
+                Ok(fields)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+impl Fields {
+    fn get(&self, key: Field) -> Option<&Value> {
+        self.0.get(key as usize)?.as_ref()
+    }
+
+    fn take(&mut self, key: Field) -> Option<Value> {
+        self.0.get_mut(key as usize)?.take()
+    }
+
+    fn id(&self, key: Field) -> Option<i64> {
+        self.get(key).and_then(id_value)
+    }
+
+    fn count(&self, key: Field) -> Option<u64> {
+        self.id(key).map(|n| u64::try_from(n).unwrap_or(0))
+    }
+
+    fn bool(&self, key: Field) -> Option<bool> {
+        self.get(key).and_then(Value::as_bool)
+    }
+
+    /// A text field, cut to `max` characters.
+    fn text(&mut self, key: Field, max: usize) -> Option<String> {
+        match self.take(key)? {
+            Value::String(s) => Some(cap_text(s, max)),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn short_text(&mut self, key: Field) -> Option<String> {
+        self.text(key, MAX_SHORT_CHARS)
+    }
+
+    fn time(&self, key: Field) -> Option<DateTime<Utc>> {
+        self.get(key).and_then(Value::as_str).and_then(parse_time)
+    }
+}
+
+/// Builds a notification from a frame's or a REST object's fields. `id_key`
+/// is `notification_id` for frames and `id` for REST.
+fn notification_from_fields(
+    f: &mut Fields,
+    id_key: Field,
 ) -> Result<IncomingNotification, DecodeError> {
-    let title = text_field(obj, "title", MAX_TITLE_CHARS);
-    let body = text_field(obj, "body", MAX_BODY_CHARS);
+    let title = f.text(Field::Title, MAX_TITLE_CHARS);
+    let body = f.text(Field::Body, MAX_BODY_CHARS);
     if title.is_none() && body.is_none() {
         return Err(DecodeError::MissingField {
             frame: "notification",
             field: "title",
         });
     }
-    let kind = obj
-        .get("notification_type")
+    let kind = f
+        .get(Field::NotificationType)
         .and_then(Value::as_str)
         .map(NotificationKind::from_wire)
         .unwrap_or(NotificationKind::General);
-    let data = match obj.get("data") {
-        Some(Value::Object(m)) => cap_data(m.clone()),
+    let data = match f.take(Field::Data) {
+        Some(Value::Object(m)) => cap_data(m),
         _ => Map::new(),
     };
-    let created_at = time_field(obj, "timestamp").or_else(|| time_field(obj, "created_at"));
     Ok(IncomingNotification {
-        id: id_field(obj, id_key),
+        id: f.id(id_key),
         title: title.unwrap_or_default(),
         body: body.unwrap_or_default(),
         kind,
         data,
-        created_at,
-        is_read: obj.get("is_read").and_then(Value::as_bool),
+        created_at: f
+            .time(Field::Timestamp)
+            .or_else(|| f.time(Field::CreatedAt)),
+        is_read: f.bool(Field::IsRead),
     })
 }
 
@@ -365,33 +478,6 @@ pub fn id_value(v: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
-}
-
-fn id_field(obj: &Map<String, Value>, key: &str) -> Option<i64> {
-    obj.get(key).and_then(id_value)
-}
-
-fn count_field(obj: &Map<String, Value>, key: &str) -> Option<u64> {
-    obj.get(key)
-        .and_then(id_value)
-        .map(|n| u64::try_from(n).unwrap_or(0))
-}
-
-/// A text field, cut to `max` characters.
-fn text_field(obj: &Map<String, Value>, key: &str, max: usize) -> Option<String> {
-    match obj.get(key)? {
-        Value::String(s) => Some(cap_text(s.clone(), max)),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-fn string_field(obj: &Map<String, Value>, key: &str) -> Option<String> {
-    text_field(obj, key, MAX_SHORT_CHARS)
-}
-
-fn time_field(obj: &Map<String, Value>, key: &str) -> Option<DateTime<Utc>> {
-    obj.get(key).and_then(Value::as_str).and_then(parse_time)
 }
 
 /// Parses ISO-8601 with `Z` or an offset; junk is `None`.
@@ -424,12 +510,27 @@ pub fn cap_text(mut s: String, max: usize) -> String {
     s
 }
 
+/// The length of `value` as JSON, counted without building the text.
+pub fn encoded_len(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).map_or(usize::MAX, |()| count.0)
+}
+
 /// A notification's `data`, bounded: kept whole when small, else its
 /// scalar fields (strings cut short), ids and names first, for as long as
 /// they fit, and a `truncated` flag.
 fn cap_data(data: Map<String, Value>) -> Map<String, Value> {
-    let size = serde_json::to_vec(&data).map_or(usize::MAX, |v| v.len());
-    if size <= MAX_DATA_BYTES {
+    if encoded_len(&data) <= MAX_DATA_BYTES {
         return data;
     }
     let mut fields: Vec<(String, Value)> = data
@@ -448,7 +549,7 @@ fn cap_data(data: Map<String, Value>) -> Map<String, Value> {
     // Room for `"truncated":true` and the braces.
     let mut room = MAX_DATA_BYTES - 20;
     for (k, v) in fields.into_iter().take(MAX_DATA_FIELDS) {
-        let cost = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len()) + k.len() + 4;
+        let cost = encoded_len(&v) + k.len() + 4;
         if cost > room {
             continue;
         }
@@ -516,22 +617,21 @@ pub struct Page {
 /// A REST notification (list item or detail). Items without title and body
 /// are skipped by the caller.
 pub fn notification_from_rest(v: &Value) -> Option<IncomingNotification> {
-    let obj = v.as_object()?;
-    notification_from_object(obj, "id").ok()
+    notification_from_fields(&mut Fields::deserialize(v).ok()?, Field::Id).ok()
 }
 
 /// A REST chat message: `{id, sender, receiver, content, timestamp, is_read}`.
 pub fn chat_message_from_rest(v: &Value) -> Option<ChatMessage> {
-    let obj = v.as_object()?;
+    let mut f = Fields::deserialize(v).ok()?;
     Some(ChatMessage {
-        id: id_field(obj, "id"),
-        sender_id: id_field(obj, "sender")?,
-        recipient_id: id_field(obj, "receiver")?,
+        id: f.id(Field::Id),
+        sender_id: f.id(Field::Sender)?,
+        recipient_id: f.id(Field::Receiver)?,
         sender_name: None,
-        content: text_field(obj, "content", MAX_CHAT_CHARS).unwrap_or_default(),
-        sent_at: time_field(obj, "timestamp"),
-        property_id: id_field(obj, "property"),
-        is_read: obj.get("is_read").and_then(Value::as_bool),
+        content: f.text(Field::Content, MAX_CHAT_CHARS).unwrap_or_default(),
+        sent_at: f.time(Field::Timestamp),
+        property_id: f.id(Field::Property),
+        is_read: f.bool(Field::IsRead),
     })
 }
 
@@ -705,6 +805,59 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_field_keeps_its_last_value_and_unknown_fields_of_any_shape_are_skipped() {
+        let f = decode_server_frame(
+            r#"{"type":"notification","title":"first","extra":{"deep":[1,{"x":null}]},"title":"last","body":"b","notification_id":"9","odd\"key":[],"data":{"k":[1,2]}}"#,
+        )
+        .unwrap();
+        let ServerFrame::Notification { notification, .. } = f else {
+            panic!("not a notification: {f:?}")
+        };
+        assert_eq!(notification.title, "last");
+        assert_eq!(notification.id, Some(9));
+        assert_eq!(notification.data["k"], serde_json::json!([1, 2]));
+        assert_eq!(
+            decode_server_frame(r#"{"type":"unread_count","count":1,"type":"pong"}"#),
+            Ok(ServerFrame::Pong)
+        );
+    }
+
+    #[test]
+    fn rest_objects_decode_by_their_own_field_names() {
+        let n = notification_from_rest(&serde_json::json!({
+            "id": "12", "notification_id": 99, "title": 5, "body": "b",
+            "notification_type": "maintenance", "is_read": true,
+            "created_at": "2026-01-02T03:04:05Z", "data": "not an object",
+        }))
+        .unwrap();
+        assert_eq!(n.id, Some(12), "REST items are numbered by `id`");
+        assert_eq!(n.title, "5", "a number is text");
+        assert_eq!(n.kind, NotificationKind::Maintenance);
+        assert_eq!(n.is_read, Some(true));
+        assert!(n.created_at.is_some());
+        assert!(n.data.is_empty());
+        assert_eq!(notification_from_rest(&serde_json::json!([1])), None);
+        assert_eq!(notification_from_rest(&serde_json::json!({"id": 1})), None);
+
+        let m = chat_message_from_rest(&serde_json::json!({
+            "id": 3, "sender": 1, "receiver": "2", "content": "hi",
+            "timestamp": "2026-01-02T03:04:05Z", "is_read": false, "property": 4,
+        }))
+        .unwrap();
+        assert_eq!((m.id, m.sender_id, m.recipient_id), (Some(3), 1, 2));
+        assert_eq!(
+            (m.content.as_str(), m.property_id, m.is_read),
+            ("hi", Some(4), Some(false))
+        );
+        assert!(m.sent_at.is_some());
+        assert_eq!(
+            chat_message_from_rest(&serde_json::json!({"sender": 1})),
+            None,
+            "no receiver"
+        );
+    }
+
+    #[test]
     fn client_frames_encode_as_documented() {
         assert_eq!(
             ClientFrame::MarkRead { notification_id: 3 }.to_json(),
@@ -768,6 +921,12 @@ mod tests {
         // Short text is kept as it is.
         assert_eq!(cap_text("abc".into(), 3), "abc");
         assert_eq!(cap_text("abcd".into(), 3), "ab…");
+    }
+
+    #[test]
+    fn encoded_len_counts_the_json_text() {
+        let v = serde_json::json!({"a": [1, 2, "x\"y"], "é": null});
+        assert_eq!(encoded_len(&v), serde_json::to_string(&v).unwrap().len());
     }
 
     #[test]
