@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::db::{Booking, Message, Notification};
@@ -89,7 +90,7 @@ pub fn notification_frame(frame_type: &str, n: &Notification) -> String {
         title: &'a str,
         body: &'a str,
         notification_type: &'a str,
-        data: &'a Value,
+        data: &'a RawValue,
         notification_id: i64,
         timestamp: String,
     }
@@ -170,7 +171,8 @@ pub fn notification_list_item(n: &Notification) -> Value {
 /// REST notification, detail shape (with `data`).
 pub fn notification_detail(n: &Notification) -> Value {
     let mut v = notification_list_item(n);
-    v["data"] = n.data.clone();
+    // `data` is valid JSON (a `RawValue` is checked when made).
+    v["data"] = serde_json::from_str(n.data.get()).unwrap_or_default();
     v
 }
 
