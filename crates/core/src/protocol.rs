@@ -320,7 +320,9 @@ pub fn decode_server_frame(text: &str) -> Result<ServerFrame, DecodeError> {
 }
 
 /// The fields any frame or REST object of ours may carry, by name on the
-/// wire; anything else is `Other`, skipped unread.
+/// wire; anything else is `Other`, skipped unread (checked as JSON syntax
+/// only: a number out of range or nesting past 128 levels there, which a
+/// `Value` refuses, does not cost the frame).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(field_identifier, rename_all = "snake_case")]
 enum Field {
@@ -806,8 +808,9 @@ mod tests {
 
     #[test]
     fn a_repeated_field_keeps_its_last_value_and_unknown_fields_of_any_shape_are_skipped() {
+        // `t\u0069tle` is `title`, escaped.
         let f = decode_server_frame(
-            r#"{"type":"notification","title":"first","extra":{"deep":[1,{"x":null}]},"title":"last","body":"b","notification_id":"9","odd\"key":[],"data":{"k":[1,2]}}"#,
+            r#"{"type":"notification","title":"first","extra":{"deep":[1,{"x":1e400}]},"t\u0069tle":"last","body":"b","notification_id":"9","odd\"key":[],"data":{"k":[1,2]}}"#,
         )
         .unwrap();
         let ServerFrame::Notification { notification, .. } = f else {

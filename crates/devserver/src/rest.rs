@@ -314,11 +314,19 @@ async fn get_notification(
     let user = authed(&app, &headers).await?;
     let id = id_from_path(&raw_id)?;
     let uid = user.id;
-    app.db
+    let n = app
+        .db
         .call(move |c| db::get_notification(c, uid, id))
-        .await?
-        .map(|n| Json(wire::notification_detail(&n)))
-        .ok_or_else(|| ApiError::not_found("No Notification matches the given query."))
+        .await?;
+    notification_detail(n)
+}
+
+/// A notification's detail answer, or 404 when there is none.
+fn notification_detail(n: Option<db::Notification>) -> Result<Json<Value>, ApiError> {
+    let n = n.ok_or_else(|| ApiError::not_found("No Notification matches the given query."))?;
+    wire::notification_detail(&n)
+        .map(Json)
+        .map_err(|e| ApiError::internal(&e))
 }
 
 #[derive(Deserialize)]
@@ -336,16 +344,16 @@ async fn patch_notification(
     let id = id_from_path(&raw_id)?;
     let patch: PatchNotification = parse_json(&body)?;
     let uid = user.id;
-    app.db
+    let n = app
+        .db
         .call(move |c| {
             if let Some(read) = patch.is_read {
                 db::set_read(c, uid, id, read)?;
             }
             db::get_notification(c, uid, id)
         })
-        .await?
-        .map(|n| Json(wire::notification_detail(&n)))
-        .ok_or_else(|| ApiError::not_found("No Notification matches the given query."))
+        .await?;
+    notification_detail(n)
 }
 
 async fn mark_all_read(

@@ -107,10 +107,9 @@ pub fn notification_frame(frame_type: &str, n: &Notification) -> String {
 
 /// `frame` as JSON text.
 fn text(frame: &impl Serialize) -> String {
-    // Frames hold strings, integers and `Value`s, whose map keys are
-    // strings: serde_json fails on none of them (as `Value::to_string`,
-    // used for the other frames, relies on too).
-    serde_json::to_string(frame).expect("strings, integers and Values always serialise")
+    // Frames hold strings, integers and `RawValue`s (JSON text, written
+    // as it is): serde_json fails on none of them.
+    serde_json::to_string(frame).expect("strings, integers and RawValues always serialise")
 }
 
 /// `chat_message` for a stored message.
@@ -168,12 +167,13 @@ pub fn notification_list_item(n: &Notification) -> Value {
     })
 }
 
-/// REST notification, detail shape (with `data`).
-pub fn notification_detail(n: &Notification) -> Value {
+/// REST notification, detail shape (with `data`). Fails on stored data
+/// that is JSON but no `Value` (a number out of range, nesting past 128
+/// levels), which only a row written from outside the server can hold.
+pub fn notification_detail(n: &Notification) -> Result<Value, serde_json::Error> {
     let mut v = notification_list_item(n);
-    // `data` is valid JSON (a `RawValue` is checked when made).
-    v["data"] = serde_json::from_str(n.data.get()).unwrap_or_default();
-    v
+    v["data"] = serde_json::from_str(n.data.get())?;
+    Ok(v)
 }
 
 /// REST message.

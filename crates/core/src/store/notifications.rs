@@ -1099,6 +1099,10 @@ pub(super) mod tests {
             s.insert_notification(&incoming(Some(3), "before", "x"), 0, WINDOW)
                 .unwrap();
         }
+        assert!(
+            all_fresh(&many.conn, &batch, 5, WINDOW, many.unnumbered_at).unwrap(),
+            "the batch takes the statements of many rows"
+        );
         let r = many.insert_notifications(&batch, 5, WINDOW).unwrap();
         let alone: Vec<_> = batch
             .iter()
@@ -1173,7 +1177,13 @@ pub(super) mod tests {
             s.notification(ids[0]).unwrap().unwrap().server_id,
             Some(140)
         );
-        assert_eq!(s.notification_count().unwrap(), 101);
+        // A new id twice: the second is the first's duplicate.
+        let mut twice = fresh_batch(141..=142);
+        twice.push(twice[1].clone());
+        let r = s.insert_notifications(&twice, 10 * WINDOW, WINDOW).unwrap();
+        assert!(r[0].is_new() && r[1].is_new(), "{r:?}");
+        assert_eq!(r[2], Inserted::Duplicate(r[1].local_id()));
+        assert_eq!(s.notification_count().unwrap(), 103);
         assert_counters_consistent(&s);
     }
 
