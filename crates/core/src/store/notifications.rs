@@ -479,7 +479,7 @@ fn all_fresh(
     window_ms: i64,
     unnumbered_at: Option<i64>,
 ) -> Result<bool, StoreError> {
-    let from = now_ms.saturating_sub(window_ms.max(0));
+    let (from, _) = dedupe_window(now_ms, window_ms);
     let Some(first) = ns.first().and_then(|n| n.id) else {
         return Ok(false);
     };
@@ -559,8 +559,7 @@ fn insert_one(
     window_ms: i64,
     unnumbered_at: &mut Option<i64>,
 ) -> Result<Inserted, StoreError> {
-    let window = window_ms.max(0);
-    let (from, to) = (now_ms.saturating_sub(window), now_ms.saturating_add(window));
+    let (from, to) = dedupe_window(now_ms, window_ms);
     match n.id {
         Some(server_id) => {
             if !may_have_twin(*unnumbered_at, from) {
@@ -611,6 +610,13 @@ fn insert_one(
     }
     insert_row(tx, n, now_ms, INSERT)?;
     Ok(Inserted::New(tx.last_insert_rowid()))
+}
+
+/// The received times a content twin of a notification received at
+/// `now_ms` may have: within `window_ms` either side.
+fn dedupe_window(now_ms: i64, window_ms: i64) -> (i64, i64) {
+    let window = window_ms.max(0);
+    (now_ms.saturating_sub(window), now_ms.saturating_add(window))
 }
 
 /// Whether a row without a server id can have been received since `from`
