@@ -56,8 +56,6 @@ impl<R: Runtime> Assets<R> for EmptyPage {
 }
 
 fn main() -> ExitCode {
-    // As smarthunt-window paints.
-    smarthunt_tray::paint_on_cpu_unless_told();
     let mut context = tauri::generate_context!();
     context.set_assets(Box::new(EmptyPage));
     let built = tauri::Builder::default()
@@ -74,7 +72,8 @@ fn main() -> ExitCode {
         })
         .setup(|app| {
             // As smarthunt-window opens its window.
-            smarthunt_tray::window_builder(app, "main").build()?;
+            let window = smarthunt_tray::window_builder(app, "main").build()?;
+            let _ = window.set_focus();
             Ok(())
         })
         .build(context);

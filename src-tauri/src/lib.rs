@@ -51,26 +51,6 @@ pub fn data_dir() -> PathBuf {
         .join("smarthunt-desktop")
 }
 
-/// WebKitGTK's variable that turns accelerated compositing off.
-const WEBKIT_DISABLE_COMPOSITING_MODE: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
-
-/// Has WebKitGTK paint the window on the CPU, without accelerated
-/// compositing, unless the environment already sets the variable. A list
-/// of cards needs no GPU; without one (a VM, Mesa's llvmpipe) the
-/// compositor compiled its shaders with LLVM at every window start, and
-/// loading the GL libraries cost more: in the window-open benchmark, 10
-/// opens' median went from 1,153 to 966 ms with this alone, and the open
-/// window's tree from 308 to 244 MB (PSS). It is also the usual cure for a
-/// blank WebKitGTK window under some GPU drivers.
-///
-/// Call it first in `main`, before any thread starts: it sets a variable
-/// of the process's environment, which WebKit reads when it starts.
-pub fn paint_on_cpu_unless_told() {
-    if std::env::var_os(WEBKIT_DISABLE_COMPOSITING_MODE).is_none() {
-        std::env::set_var(WEBKIT_DISABLE_COMPOSITING_MODE, "1");
-    }
-}
-
 /// The window as `smarthunt-window` opens it: its page, title and size
 /// (the window-open benchmark's floor, `examples/empty_window.rs`, opens
 /// the same with an empty page). Generic, so a binary that opens no window
@@ -83,21 +63,6 @@ pub fn window_builder<'a, R: tauri::Runtime, M: tauri::Manager<R>>(
         .title("SmartHunt")
         .inner_size(420.0, 640.0)
         .min_inner_size(340.0, 420.0)
-        // Shown once its page has loaded. A window on the screen earlier is
-        // drawn while WebKit's web process starts or loads the page, and
-        // the draw waits for that process; when the process is itself
-        // waiting on this one, both wait until WebKit gives up, after 500
-        // ms. A third of the window-open benchmark's opens, and of its
-        // floor's, were 500 ms slower that way (perf's sched_switch: the
-        // web process in a semaphore wait, this process in a timed futex
-        // wait, both for 500 ms). Shown on load, none were.
-        .visible(false)
-        .on_page_load(|window, page| {
-            if page.event() == tauri::webview::PageLoadEvent::Finished {
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
-        })
 }
 
 /// The one tokio runtime of a process. Two workers: the app is mostly

@@ -173,12 +173,17 @@ impl Window {
     }
 
     fn find_all(&self, using: &str, value: &str) -> Vec<String> {
-        let v = self.call(
+        self.try_find_all(using, value)
+            .unwrap_or_else(|e| panic!("WebDriver finding `{value}`: {e}"))
+    }
+
+    fn try_find_all(&self, using: &str, value: &str) -> Result<Vec<String>, String> {
+        let v = self.try_call(
             "POST",
             &self.s("/elements"),
             Some(json!({"using": using, "value": value})),
-        );
-        v.as_array()
+        )?;
+        Ok(v.as_array()
             .map(|a| {
                 a.iter()
                     .filter_map(|e| {
@@ -189,7 +194,7 @@ impl Window {
                     })
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default())
     }
 
     fn css(&self, selector: &str) -> Vec<String> {
@@ -199,11 +204,21 @@ impl Window {
     /// Waits for an element and returns it.
     /// The first element found, waiting for it; if it never shows, the
     /// failure names what the page showed instead (and leaves a screenshot).
+    /// A search that meets the page redrawing what it matched fails with
+    /// "stale element reference" (WebKitWebDriver makes a handle for each
+    /// node it found after the search, and the list had just replaced its
+    /// rows: seen on the audit's first wait); that is "not yet" too.
     fn wait_for(&self, using: &str, value: &str) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Some(found) = self.find_all(using, value).into_iter().next() {
-                return found;
+            match self.try_find_all(using, value) {
+                Ok(found) => {
+                    if let Some(found) = found.into_iter().next() {
+                        return found;
+                    }
+                }
+                Err(e) if e.starts_with("stale element reference") => {}
+                Err(e) => panic!("WebDriver finding `{value}`: {e}"),
             }
             if Instant::now() > deadline {
                 self.screenshot("failed-wait");

@@ -30,7 +30,6 @@ const FIND_TRAY: Duration = Duration::from_secs(10);
 const OUTGOING: usize = 64;
 
 fn main() -> ExitCode {
-    smarthunt_tray::paint_on_cpu_unless_told();
     smarthunt_tray::logging::init_stderr();
     let runtime = match smarthunt_tray::runtime() {
         Ok(rt) => rt,
@@ -133,9 +132,9 @@ fn listener_is_ours(stream: &tokio::net::UnixStream, from_tray: bool) -> Result<
     }
 }
 
-/// Opens the window; it shows itself, focused, once its page has loaded.
 fn open(app: &AppHandle) -> tauri::Result<()> {
-    smarthunt_tray::window_builder(app, MAIN).build()?;
+    let window = smarthunt_tray::window_builder(app, MAIN).build()?;
+    let _ = window.set_focus();
     Ok(())
 }
 
