@@ -68,6 +68,12 @@ enum Tab {
     Backward,
 }
 
+/// WebKitWebDriver's answer when the element it found, or was given, was
+/// replaced by the page's redraw before it could be used.
+fn redrawn(error: &str) -> bool {
+    error.starts_with("stale element reference")
+}
+
 impl Window {
     fn open(tray: &Tray) -> Self {
         Self::open_in(tray, Theme::Light)
@@ -217,7 +223,7 @@ impl Window {
                         return found;
                     }
                 }
-                Err(e) if e.starts_with("stale element reference") => {}
+                Err(e) if redrawn(&e) => {}
                 Err(e) => panic!("WebDriver finding `{value}`: {e}"),
             }
             if Instant::now() > deadline {
@@ -250,8 +256,7 @@ impl Window {
             match self.try_call("POST", &path, Some(json!({}))) {
                 Ok(_) => return,
                 Err(e)
-                    if (e.starts_with("stale element reference")
-                        || e.starts_with("element not interactable"))
+                    if (redrawn(&e) || e.starts_with("element not interactable"))
                         && Instant::now() < deadline =>
                 {
                     std::thread::sleep(Duration::from_millis(50));
